@@ -30,22 +30,43 @@ let package = Package(
         .target(name: "Keccak"),
         .target(name: "Secp256k1", dependencies: ["CSecp256k1"]),
         .target(name: "Snappy", dependencies: ["CSnappy"]),
-        .target(name: "RLPx", dependencies: [
-            "RLP", "Keccak", "Secp256k1",
+        .target(name: "RLPxFrame", dependencies: [
+            "Keccak", "RLP",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),
         ]),
-        .target(name: "DevP2P", dependencies: ["RLP", "RLPx", "Snappy", "Keccak", "Secp256k1"]),
+        .target(name: "RLPxHandshake", dependencies: [
+            "RLP", "Keccak", "Secp256k1", "RLPxFrame",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+        ]),
+        .target(name: "Enode", dependencies: ["Secp256k1", "Keccak"]),
+        .target(name: "DevP2P", dependencies: ["RLP", "RLPxFrame", "RLPxHandshake", "Snappy", "Keccak", "Secp256k1", "Enode"]),
+        .target(name: "IPC", dependencies: ["CStockade"]),
+
+        // --- operating-system seams -------------------------------------------------------
+        .target(name: "PollLoop", dependencies: ["CStockade"]),
+        .target(name: "Systemd", dependencies: ["CSystemd"]),
 
         // --- the command line --------------------------------------------------------------
         .executableTarget(name: "StockadeCLI", dependencies: [
-            "DevP2P", "RLPx",
+            "DevP2P", "Enode", "RLPxHandshake", "RLPxFrame", "IPC", "PollLoop", "Systemd", "CStockade",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "StockadeBench", dependencies: [
+            "Keccak", "Secp256k1", "RLPxFrame", "RLPxHandshake", "DevP2P", "Snappy", "Enode",
         ]),
 
         // --- tests -------------------------------------------------------------------------
         .target(name: "TestVectors", path: "Tests/TestVectors"),
         .testTarget(name: "RLPTests", dependencies: ["RLP", "TestVectors"]),
         .testTarget(name: "KeccakTests", dependencies: ["Keccak", "TestVectors"]),
+        .testTarget(name: "Secp256k1Tests", dependencies: ["Secp256k1", "TestVectors"]),
+        .testTarget(name: "RLPxHandshakeTests", dependencies: ["RLPxHandshake", "RLPxFrame", "Secp256k1", "Keccak", "RLP", "TestVectors"]),
+        .testTarget(name: "EnodeTests", dependencies: ["Enode", "Secp256k1", "TestVectors"]),
+        .testTarget(name: "RLPxFrameTests", dependencies: ["RLPxFrame", "Keccak", "RLP", "TestVectors"]),
+        .testTarget(name: "SnappyTests", dependencies: ["Snappy", "TestVectors"]),
+        .testTarget(name: "DevP2PTests", dependencies: ["DevP2P", "RLPxFrame", "RLPxHandshake", "Secp256k1", "Enode", "RLP", "TestVectors"]),
+        .testTarget(name: "IPCTests", dependencies: ["IPC", "PollLoop", "CStockade", "TestVectors"]),
     ]
 )
