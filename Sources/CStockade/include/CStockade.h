@@ -14,4 +14,37 @@ int stockade_set_parent_death_signal(int sig);
 /// accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC.
 int stockade_accept_nonblocking(int fd, void *addr, unsigned int *addrlen);
 
+// --- IPC sockets (ipc_socket.c) ------------------------------------------------------------
+
+/// The most fds one control message may carry in either direction. Larger than the IPC header
+/// allows (4) so that a sender attaching a few too many is detected rather than truncated.
+#define STOCKADE_MAX_CONTROL_FDS 16
+
+/// socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC): each send is one record, and fds sent
+/// with a record arrive with exactly that record.
+int stockade_seqpacket_pair(int sv[2]);
+/// sendmsg of one record with `nfds` (0...STOCKADE_MAX_CONTROL_FDS) fds attached as
+/// SCM_RIGHTS, with MSG_NOSIGNAL; retries EINTR. The caller keeps its own copies of the fds.
+ssize_t stockade_send_with_fds(int sock, const void *buf, size_t len, const int *fds, int nfds);
+/// recvmsg of one record with MSG_CMSG_CLOEXEC; retries EINTR. Stores at most `maxfds`
+/// (0...STOCKADE_MAX_CONTROL_FDS) received fds in `fds` and their number in `*nfds`, closes
+/// every other received fd, and sets `*flags_out` to the record's MSG_TRUNC / MSG_CTRUNC bits,
+/// with MSG_CTRUNC also set when fds beyond `maxfds` were closed here.
+ssize_t stockade_recv_with_fds(int sock, void *buf, size_t cap, int *fds, int maxfds, int *nfds,
+                               int *flags_out);
+
+// --- event loop (event_loop.c) -------------------------------------------------------------
+
+/// eventfd(initial, EFD_NONBLOCK | EFD_CLOEXEC).
+int stockade_eventfd_nonblocking(unsigned int initial);
+/// pipe2(fds, O_NONBLOCK | O_CLOEXEC).
+int stockade_pipe_nonblocking(int fds[2]);
+/// Installs a handler for `signo` that writes the byte `signo` to `write_fd` (the self-pipe
+/// trick; the handler is async-signal-safe and runs on whichever thread takes the signal).
+/// Fails with EBUSY if the signal is already forwarded to another fd.
+int stockade_signal_forward(int signo, int write_fd);
+/// Restores the action `signo` had before stockade_signal_forward, if it forwards to `write_fd`
+/// (ENOENT otherwise).
+int stockade_signal_unforward(int signo, int write_fd);
+
 #endif
