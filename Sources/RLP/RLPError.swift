@@ -5,13 +5,14 @@ public enum RLPError: Error, Equatable, Sendable, CustomStringConvertible {
     case nonCanonicalSingleByte      // 0x81 0x00..0x7f: a single byte < 0x80 must encode as itself
     case leadingZeroInLength
     case nonCanonicalLongLength      // long form used for a length < 56
-    case lengthTooLarge
+    case lengthTooLarge              // a length of 2^56 or more: no input holds that many bytes
     case trailingBytes(count: Int)
     case depthLimitExceeded(limit: Int)
     case expectedBytes
     case expectedList
     case integerOverflow
     case leadingZeroInInteger
+    case wrongByteCount(expected: Int, actual: Int)
 
     public var description: String {
         switch self {
@@ -27,6 +28,7 @@ public enum RLPError: Error, Equatable, Sendable, CustomStringConvertible {
         case .expectedList: return "rlp: expected a list, found a byte string"
         case .integerOverflow: return "rlp: integer wider than 64 bits"
         case .leadingZeroInInteger: return "rlp: integer has a leading zero"
+        case .wrongByteCount(let e, let a): return "rlp: expected \(e) bytes, found \(a)"
         }
     }
 }
