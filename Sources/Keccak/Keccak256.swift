@@ -76,17 +76,37 @@ public struct Keccak256: Sendable {
             for b in 0..<8 { out.append(UInt8(truncatingIfNeeded: lane >> (8 * UInt64(b)))) }
         }
         out.append(UInt8(buffered))
-        for i in 0..<Keccak256.rate { out.append(buffer[i]) }
+        // Only the buffered bytes are state; the rest of the block holds leftovers of earlier
+        // input, which are written as zeros so equal states export equal bytes.
+        for i in 0..<Keccak256.rate { out.append(i < buffered ? buffer[i] : 0) }
         return out
     }
 
-    public enum StateError: Error, Equatable { case wrongLength(Int), unknownFormat(UInt8), badBufferCount(Int) }
+    /// Why bytes are not an exported Keccak-256 state.
+    public enum StateError: Error, Equatable, Sendable, CustomStringConvertible {
+        case wrongLength(Int)
+        case unknownFormat(UInt8)
+        case badBufferCount(Int)
+        case nonZeroBufferTail
+
+        public var description: String {
+            switch self {
+            case .wrongLength(let n):
+                return "keccak: exported state is \(n) bytes, expected \(Keccak256.exportedStateLength)"
+            case .unknownFormat(let f): return "keccak: unknown exported state format \(f)"
+            case .badBufferCount(let n): return "keccak: \(n) buffered bytes, at most \(Keccak256.rate - 1) possible"
+            case .nonZeroBufferTail: return "keccak: exported state has bytes past its buffered count"
+            }
+        }
+    }
 
     public init(exportedState s: [UInt8]) throws(StateError) {
         guard s.count == Keccak256.exportedStateLength else { throw .wrongLength(s.count) }
         guard s[0] == Keccak256.stateFormat else { throw .unknownFormat(s[0]) }
         let count = Int(s[201])
         guard count < Keccak256.rate else { throw .badBufferCount(count) }
+        // exportState() writes zeros past the count; anything else was not made by it.
+        guard s[(202 + count)...].allSatisfy({ $0 == 0 }) else { throw .nonZeroBufferTail }
         for i in 0..<25 {
             var lane: UInt64 = 0
             for b in 0..<8 { lane |= UInt64(s[1 + i * 8 + b]) << (8 * UInt64(b)) }
