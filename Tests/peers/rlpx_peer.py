@@ -66,6 +66,24 @@ with warnings.catch_warnings():
     from p2p.p2p_proto import Disconnect, Hello, Ping, Pong
     from p2p.transport import Transport
 
+
+class ObservedTransport(Transport):
+    """trinity's Transport, remembering the last frame it decrypted.
+
+    trinity's Hello exchange turns a Disconnect that arrives instead of Hello (go-ethereum sends
+    one when it rejects a peer right after the encryption handshake, e.g. TooManyPeers) into a
+    HandshakeFailure with the reason only in its text; with the frame kept we can decode the
+    reason with trinity's own Disconnect codec and report it as a disconnect event.
+    """
+
+    last_message: Optional[Any] = None
+
+    async def recv(self) -> Any:
+        message = await super().recv()
+        self.last_message = message
+        return message
+
+
 # The client id this peer announces in Hello, so logs on the other side say who it was.
 CLIENT_ID = "trinity-p2p/v0.1.0a37/stockade-test-peer"
 
@@ -119,6 +137,15 @@ def parse_private_key(text: str) -> keys.PrivateKey:
     return keys.PrivateKey(key_bytes)
 
 
+def parse_reason(text: str) -> DisconnectReason:
+    try:
+        return DisconnectReason(int(text, 0))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"unknown disconnect reason {text!r}; known: "
+            + ", ".join(f"{r.value}={r.name}" for r in DisconnectReason))
+
+
 def caps_as_strings(caps: Any) -> list:
     return [f"{name}/{version}" for name, version in caps]
 
@@ -127,14 +154,34 @@ def reason_fields(reason: DisconnectReason) -> Dict[str, Any]:
     return {"reason": reason.value, "reason_name": reason.name}
 
 
-async def p2p_handshake(transport: Transport, caps: Tuple[Tuple[str, int], ...],
+async def p2p_handshake(transport: ObservedTransport, caps: Tuple[Tuple[str, int], ...],
                         listen_port: int, p2p_version: int) -> Tuple[Any, Any]:
     """Trinity's Hello exchange; returns (DevP2PReceipt, base protocol with snappy negotiated)."""
     params = DevP2PHandshakeParams(
         client_version_string=CLIENT_ID, listen_port=listen_port, version=p2p_version)
     ephemeral_protocol = params.get_base_protocol_class()(
         transport, command_id_offset=0, snappy_support=False)
-    return await _do_p2p_handshake(transport, caps, params, ephemeral_protocol)
+    return await asyncio.wait_for(
+        _do_p2p_handshake(transport, caps, params, ephemeral_protocol), timeout=HANDSHAKE_SECONDS)
+
+
+async def p2p_handshake_or_report(transport: ObservedTransport, caps: Tuple[Tuple[str, int], ...],
+                                  listen_port: int, p2p_version: int) -> Optional[Tuple[Any, Any]]:
+    """p2p_handshake, or None after reporting why it failed (a Disconnect instead of Hello is
+    reported as a disconnect event, then an error)."""
+    try:
+        return await p2p_handshake(transport, caps, listen_port, p2p_version)
+    except Exception as err:
+        last = transport.last_message
+        if last is not None and last.command_id == Disconnect.protocol_command_id:
+            try:
+                # Before Hello nothing is compressed, whatever the versions.
+                reason = Disconnect.decode(last, snappy_support=False).payload
+                emit("disconnect", before_hello=True, **reason_fields(reason))
+            except Exception:
+                pass
+        emit("error", stage="hello", error=f"{type(err).__name__}: {err}")
+        return None
 
 
 def emit_hello(transport: Transport, receipt: Any, protocol: Any) -> None:
@@ -166,10 +213,11 @@ async def next_command(messages: AsyncIterator[Tuple[Any, Any]], seconds: float)
 
 class Listener:
     def __init__(self, private_key: keys.PrivateKey, caps: Tuple[Tuple[str, int], ...],
-                 p2p_version: int) -> None:
+                 p2p_version: int, reject: Optional[DisconnectReason]) -> None:
         self.private_key = private_key
         self.caps = caps
         self.p2p_version = p2p_version
+        self.reject = reject
         self.port = 0
         self.live: Set[Tuple[Transport, Any]] = set()
         self.tasks: Set[asyncio.Task] = set()
@@ -195,20 +243,26 @@ class Listener:
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             transport = await asyncio.wait_for(
-                Transport.receive_connection(reader, writer, self.private_key),
+                ObservedTransport.receive_connection(reader, writer, self.private_key),
                 timeout=HANDSHAKE_SECONDS)
         except Exception as err:
             emit("error", stage="handshake", error=f"{type(err).__name__}: {err}")
             return
         emit("handshake", remote_id=transport.remote.pubkey.to_bytes().hex())
-        try:
-            receipt, protocol = await asyncio.wait_for(
-                p2p_handshake(transport, self.caps, self.port, self.p2p_version),
-                timeout=HANDSHAKE_SECONDS)
-        except Exception as err:
-            emit("error", stage="hello", error=f"{type(err).__name__}: {err}")
+        if self.reject is not None:
+            # What go-ethereum does when a check after the encryption handshake fails
+            # (TooManyPeers, AlreadyConnected, Self): a Disconnect in place of Hello, then close.
+            base = DevP2PHandshakeParams(CLIENT_ID, self.port, self.p2p_version)
+            base.get_base_protocol_class()(transport, 0, False).send(Disconnect(self.reject))
+            emit("sent_disconnect", before_hello=True, **reason_fields(self.reject))
             await transport.close()
             return
+        negotiated = await p2p_handshake_or_report(transport, self.caps, self.port,
+                                                   self.p2p_version)
+        if negotiated is None:
+            await transport.close()
+            return
+        receipt, protocol = negotiated
         emit_hello(transport, receipt, protocol)
 
         session = (transport, protocol)
@@ -245,7 +299,7 @@ class Listener:
 
 
 async def run_listen(args: argparse.Namespace) -> int:
-    listener = Listener(args.key, args.caps, args.p2p_version)
+    listener = Listener(args.key, args.caps, args.p2p_version, args.reject)
     server = await asyncio.start_server(listener.on_connection, host="127.0.0.1", port=args.port)
     listener.port = server.sockets[0].getsockname()[1]
     node = Node.from_pubkey_and_addr(
@@ -305,7 +359,7 @@ async def connect_eip8(remote: Node, private_key: keys.PrivateKey) -> Transport:
     except BaseException:
         writer.close()
         raise
-    return Transport(remote=remote, private_key=private_key, reader=reader, writer=writer,
+    return ObservedTransport(remote=remote, private_key=private_key, reader=reader, writer=writer,
                      aes_secret=aes_secret, mac_secret=mac_secret,
                      egress_mac=egress_mac, ingress_mac=ingress_mac)
 
@@ -318,20 +372,17 @@ async def ping_session(args: argparse.Namespace, remote: Node) -> int:
                 connect_eip8(remote, args.key), timeout=HANDSHAKE_SECONDS)
         else:
             transport = await asyncio.wait_for(
-                Transport.connect(remote, args.key), timeout=HANDSHAKE_SECONDS)
+                ObservedTransport.connect(remote, args.key), timeout=HANDSHAKE_SECONDS)
     except Exception as err:
         emit("error", stage="handshake", error=f"{type(err).__name__}: {err}")
         return 1
     emit("handshake", remote_id=transport.remote.pubkey.to_bytes().hex())
 
     try:
-        try:
-            receipt, protocol = await asyncio.wait_for(
-                p2p_handshake(transport, args.caps, 0, args.p2p_version),
-                timeout=HANDSHAKE_SECONDS)
-        except Exception as err:
-            emit("error", stage="hello", error=f"{type(err).__name__}: {err}")
+        negotiated = await p2p_handshake_or_report(transport, args.caps, 0, args.p2p_version)
+        if negotiated is None:
             return 1
+        receipt, protocol = negotiated
         emit_hello(transport, receipt, protocol)
 
         messages = stream_transport_messages(transport, protocol)
@@ -402,6 +453,8 @@ def main(argv: Optional[list] = None) -> int:
     listen.add_argument("--key", type=parse_private_key, required=True, help="node key, 32 bytes hex")
     listen.add_argument("--port", type=int, required=True, help="TCP port; 0 picks a free one")
     listen.add_argument("--max-seconds", type=float, default=30.0, help="exit after this (default 30)")
+    listen.add_argument("--reject", type=parse_reason, default=None, metavar="REASON",
+                        help="answer every handshake with Disconnect(REASON) instead of Hello")
     common(listen)
 
     ping = commands.add_parser("ping", help="dial ENODE, Hello, ping N times, Disconnect")

@@ -377,6 +377,19 @@ class SelfInteropTests(unittest.TestCase):
         listened = self.listener.stop()
         self.assertEqual(of(listened, "hello"), [])
 
+    def test_disconnect_before_hello_is_reported(self) -> None:
+        self.listener.kill()
+        rejecting = PeerProcess("--reject", "4")  # TooManyPeers
+        self.addCleanup(rejecting.kill)
+        code, events, _ = run_ping(rejecting.enode)
+        self.assertEqual(code, 1)
+        self.assertEqual(of(events, "disconnect"),
+                         [{"event": "disconnect", "before_hello": True, "reason": 4,
+                           "reason_name": "TOO_MANY_PEERS"}])
+        self.assertEqual(of(events, "error")[0]["stage"], "hello")
+        self.assertEqual(of(events, "hello"), [])
+        self.assertEqual(rejecting.wait_for("sent_disconnect")["reason"], 4)
+
     def test_non_loopback_enode_is_refused(self) -> None:
         other = keys.PrivateKey(os.urandom(32)).public_key.to_bytes().hex()
         code, events, _ = run_ping(f"enode://{other}@192.0.2.1:30303")
