@@ -1,0 +1,161 @@
+import CStockade
+import Foundation
+import IPC
+import PollLoop
+import TestVectors
+import XCTest
+
+/// The example messages of ipc/PROTOCOL.md, keyed by catalogue name. The golden test checks
+/// that each encodes to its block in the document.
+enum Examples {
+    /// The EIP-8 vector's static public key of A: a real node id.
+    static let nodeID: [UInt8] = {
+        let json = try! TestVectors.json("rlpx-eip8-handshake.json") as! [String: Any]
+        let keys = json["keys"] as! [String: Any]
+        return TestVectors.hex(keys["static_public_key_a"] as! String)
+    }()
+
+    static var frames: [String: IPCFrame] {
+        let eth68 = IPCMessage.Capability(name: "eth", version: 68)
+        return [
+            "ChildReady": IPCFrame(.childReady(.init(role: .worker, index: 3, pid: 4242))),
+            "Heartbeat": IPCFrame(.heartbeat(.init(counters: [
+                .init(name: "handshakes_ok", value: 17), .init(name: "handshakes_failed", value: 2),
+            ]))),
+            "AttachChannel": IPCFrame(.attachChannel(.init(neighbourRole: .peerManager, neighbourIndex: 0))),
+            "Configure": IPCFrame(.configure(.init(json: #"{"workers":2}"#))),
+            "Shutdown": IPCFrame(.shutdown(.init(disconnectReason: 0x08))),
+            "PeerEvent": IPCFrame(.peerEvent(.init(
+                kind: .dropped, nodeID: nodeID, remoteAddress: "192.0.2.7", remotePort: 30303,
+                direction: .outbound, disconnectReason: 0x04, detail: "too many peers"))),
+            "InboundConnection": IPCFrame(.inboundConnection(.init(
+                connectionID: 1, remoteAddress: "2001:db8::1", remotePort: 51234))),
+            "HandshakeSlotFreed": IPCFrame(.handshakeSlotFreed(.init(connectionID: 1, outcome: .handedOff))),
+            "CheckPostHandshake": IPCFrame(.checkPostHandshake(.init(
+                connectionID: 1, nodeID: nodeID, direction: .inbound,
+                remoteAddress: "2001:db8::1", remotePort: 51234)), requestID: 7),
+            "CheckAddPeer": IPCFrame(.checkAddPeer(.init(
+                connectionID: 1, nodeID: nodeID,
+                capabilities: [eth68, .init(name: "snap", version: 1)])), requestID: 8),
+            "CheckVerdict": IPCFrame(.checkVerdict(.accept(trusted: false)), requestID: 8),
+            "PeerHandoff": IPCFrame(.peerHandoff(.init(
+                connectionID: 1, nodeID: nodeID, direction: .inbound, remoteAddress: "2001:db8::1",
+                remotePort: 51234, helloVersion: 5, clientID: "Geth/v1.14.0", capabilities: [eth68],
+                listenPort: 30303, snappy: true, sessionState: Array(0..<8)))),
+            "HandshakeAborted": IPCFrame(.handshakeAborted(.init(
+                connectionID: 2, nodeID: [], reason: "hello timeout"))),
+            "DialRequest": IPCFrame(.dialRequest(.init(
+                connectionID: 9, nodeID: nodeID, address: "198.51.100.4", port: 30303))),
+            "DialFailed": IPCFrame(.dialFailed(.init(
+                connectionID: 9, nodeID: nodeID, kind: .timeout, detail: "dial timeout"))),
+        ]
+    }
+}
+
+/// File-descriptor bookkeeping for leak checks.
+enum FD {
+    /// Open fds of this process (the directory fd used to list them is not counted).
+    static func openCount() -> Int {
+        guard let dir = opendir("/proc/self/fd") else { return -1 }
+        defer { closedir(dir) }
+        var count = 0
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { count += 1 }
+        }
+        return count - 1
+    }
+
+    static func isOpen(_ fd: CInt) -> Bool {
+        fcntl(fd, F_GETFD) != -1
+    }
+
+    /// The number the kernel will give the next fd it opens (the lowest free one).
+    static func nextFree() -> CInt {
+        let probe = dup(0)
+        close(probe)
+        return probe
+    }
+
+    /// A pipe: (read end, write end), close-on-exec.
+    static func pipe() -> (CInt, CInt) {
+        var fds: [CInt] = [-1, -1]
+        precondition(Glibc.pipe(&fds) == 0)
+        return (fds[0], fds[1])
+    }
+
+    static func closeAll(_ fds: [CInt]) {
+        for fd in fds { close(fd) }
+    }
+
+    /// A raw SOCK_SEQPACKET pair, both ends blocking, for sending hand-made records.
+    static func seqpacketPair() -> (CInt, CInt) {
+        var fds: [CInt] = [-1, -1]
+        precondition(stockade_seqpacket_pair(&fds) == 0)
+        return (fds[0], fds[1])
+    }
+
+    /// sendmsg of `bytes` with any number of fds, building the SCM_RIGHTS message by hand
+    /// (the C helper stops at STOCKADE_MAX_CONTROL_FDS; this goes past it).
+    static func rawSend(_ socket: CInt, _ bytes: [UInt8], fds: [CInt]) -> Int {
+        var bytes = bytes
+        let headerSize = MemoryLayout<cmsghdr>.size  // CMSG_LEN(0) on LP64 glibc
+        let dataLength = fds.count * MemoryLayout<CInt>.size
+        let space = headerSize + (dataLength + 7) / 8 * 8  // CMSG_SPACE
+        var control = [UInt8](repeating: 0, count: max(space, headerSize))
+        control.withUnsafeMutableBytes { raw in
+            let header = raw.baseAddress!.assumingMemoryBound(to: cmsghdr.self)
+            header.pointee.cmsg_len = headerSize + dataLength
+            header.pointee.cmsg_level = SOL_SOCKET
+            header.pointee.cmsg_type = CInt(SCM_RIGHTS)
+            for (i, fd) in fds.enumerated() {
+                raw.storeBytes(of: fd, toByteOffset: headerSize + i * MemoryLayout<CInt>.size, as: CInt.self)
+            }
+        }
+        return bytes.withUnsafeMutableBytes { data in
+            control.withUnsafeMutableBytes { controlBytes in
+                var iov = iovec(iov_base: data.baseAddress, iov_len: data.count)
+                return withUnsafeMutablePointer(to: &iov) { iovPointer in
+                    var message = msghdr()
+                    message.msg_iov = iovPointer
+                    message.msg_iovlen = 1
+                    if !fds.isEmpty {
+                        message.msg_control = controlBytes.baseAddress
+                        message.msg_controllen = controlBytes.count
+                    }
+                    return sendmsg(socket, &message, CInt(MSG_NOSIGNAL))
+                }
+            }
+        }
+    }
+}
+
+/// Hex with whitespace allowed, for readable test literals.
+func hex(_ text: String) -> [UInt8] {
+    TestVectors.hex(text.filter { !$0.isWhitespace })
+}
+
+/// The glue between an IPCChannel and a PollLoop, as documented in ipc/PROTOCOL.md.
+func attach(_ channel: IPCChannel, to loop: PollLoop) throws {
+    let fd = channel.fileDescriptor
+    try loop.register(fd: fd, interest: .readable) { [unowned channel] events in
+        channel.handleReadiness(readable: events.allowsRead, writable: events.contains(.writable))
+    }
+    channel.onWriteInterestChange = { [weak loop] wantsWritable in
+        loop?.setInterest(wantsWritable ? [.readable, .writable] : .readable, for: fd)
+    }
+    channel.onClose = { [weak loop] in loop?.unregister(fd: fd) }
+}
+
+/// Runs `loop` until something stops it, with a watchdog that stops it and fails the test if
+/// it is still running after `limit` (a hang guard, not a timing assertion).
+func runGuarded(_ loop: PollLoop, limit: Duration = .seconds(20), file: StaticString = #filePath, line: UInt = #line) {
+    var fired = false
+    let watchdog = loop.schedule(after: limit) {
+        fired = true
+        loop.stop()
+    }
+    XCTAssertNoThrow(try loop.run(), file: file, line: line)
+    loop.cancel(watchdog)
+    XCTAssertFalse(fired, "the loop did not finish on its own", file: file, line: line)
+}
