@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
     ],
     targets: [
         // --- C: system libraries and the shim for what Swift cannot import -----------------
@@ -47,10 +48,30 @@ let package = Package(
         // --- operating-system seams -------------------------------------------------------
         .target(name: "PollLoop", dependencies: ["CStockade"]),
         .target(name: "Systemd", dependencies: ["CSystemd"]),
+        .target(name: "Sockets"),
+        .target(name: "PeerLink", dependencies: ["DevP2P", "Enode", "RLPxFrame", "Secp256k1", "Sockets"]),
+
+        // --- configuration and the process roles (ARCHITECTURE.md "Processes") ---------------
+        .target(name: "NodeConfig", dependencies: [
+            "Enode", .product(name: "TOMLKit", package: "TOMLKit"),
+        ]),
+        .target(name: "ChildRuntime", dependencies: ["IPC", "PollLoop", "CStockade"]),
+        .target(name: "Supervisor", dependencies: ["ChildRuntime", "NodeConfig", "IPC", "PollLoop", "Systemd", "Enode", "Secp256k1", "Sockets", "CStockade"]),
+        .target(name: "Acceptor", dependencies: ["ChildRuntime", "NodeConfig", "IPC", "PollLoop", "Sockets", "CStockade"]),
+        .target(name: "HandshakeWorker", dependencies: [
+            "ChildRuntime", "NodeConfig", "IPC", "PollLoop", "DevP2P", "RLPxHandshake", "RLPxFrame", "Secp256k1", "Enode", "Sockets", "CStockade",
+        ]),
+        .target(name: "PeerManager", dependencies: [
+            "ChildRuntime", "NodeConfig", "IPC", "PollLoop", "DevP2P", "RLPxFrame", "Enode", "CStockade",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
 
         // --- the command line --------------------------------------------------------------
         .executableTarget(name: "StockadeCLI", dependencies: [
             "DevP2P", "Enode", "RLPxHandshake", "RLPxFrame", "IPC", "PollLoop", "Systemd", "CStockade",
+            "NodeConfig", "Supervisor", "Acceptor", "HandshakeWorker", "PeerManager", "PeerLink", "Sockets", "ChildRuntime",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "StockadeBench", dependencies: [
@@ -67,6 +88,11 @@ let package = Package(
         .testTarget(name: "RLPxFrameTests", dependencies: ["RLPxFrame", "Keccak", "RLP", "TestVectors"]),
         .testTarget(name: "SnappyTests", dependencies: ["Snappy", "TestVectors"]),
         .testTarget(name: "DevP2PTests", dependencies: ["DevP2P", "RLPxFrame", "RLPxHandshake", "Secp256k1", "Enode", "RLP", "TestVectors"]),
+        .testTarget(name: "NodeConfigTests", dependencies: ["NodeConfig", "TestVectors"]),
+        .testTarget(name: "DaemonTests", dependencies: [
+            "DevP2P", "RLPxHandshake", "RLPxFrame", "Secp256k1", "Enode", "IPC", "CStockade", "TestVectors",
+            "PeerLink", "Sockets",
+        ]),
         .testTarget(name: "IPCTests", dependencies: ["IPC", "PollLoop", "CStockade", "TestVectors"]),
     ]
 )

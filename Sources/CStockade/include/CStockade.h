@@ -47,4 +47,11 @@ int stockade_signal_forward(int signo, int write_fd);
 /// (ENOENT otherwise).
 int stockade_signal_unforward(int signo, int write_fd);
 
+// --- process inspection for tests (pidfd.c) -----------------------------------------------
+
+/// A duplicate of descriptor `fd` of process `pid` (pidfd_open + pidfd_getfd, Linux 5.6+; needs
+/// ptrace rights over `pid`). The end-to-end tests use it to write a broken IPC frame into a
+/// live child's channel without any test hook in the daemon. -1 with errno on failure.
+int stockade_steal_fd(int pid, int fd);
+
 #endif

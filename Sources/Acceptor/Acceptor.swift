@@ -1,0 +1,147 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ChildRuntime
+import CStockade
+import IPC
+import NodeConfig
+import PollLoop
+import Sockets
+
+/// The acceptor process: takes connections off the listening socket(s) and hands each, with its
+/// remote address, to the least-loaded live handshake worker. It holds no keys and reads no
+/// peer bytes. At most `maxPending` connections are in handshakes at once (go-ethereum's
+/// MaxPendingPeers); when that is reached, or no worker is live, it stops accepting, so new
+/// connections wait in the kernel's backlog instead of being dropped.
+public final class Acceptor {
+    private let child: ChildProcess
+    private let listeners: [Int32]
+    private var settings: AcceptorSettings?
+    private var admission = InboundAdmission(netrestrict: [])
+    private var workers = WorkerRoster()
+    private var accepting = false
+    private var nextConnection: UInt64 = 0
+    private var stats = (accepted: UInt64(0), refused: UInt64(0), handedOff: UInt64(0), failed: UInt64(0))
+
+    /// - Parameter listenerCount: listening sockets inherited at fds 4, 5, …
+    public init(listenerCount: Int) throws {
+        child = try ChildProcess(role: .acceptor, index: 0)
+        listeners = (0..<listenerCount).map { ChildDescriptors.firstListener + Int32($0) }
+        // Connection ids are unique across acceptor restarts: this process's pid in the high bits.
+        nextConnection = UInt64(UInt32(getpid())) << 32
+        child.onControlMessage = { [unowned self] frame in self.handleControl(frame) }
+        child.counters = { [unowned self] in
+            [.init(name: "accepted_total", value: stats.accepted),
+             .init(name: "refused_total", value: stats.refused),
+             .init(name: "pending", value: UInt64(workers.pendingTotal)),
+             .init(name: "workers_live", value: UInt64(workers.count))]
+        }
+    }
+
+    /// The acceptor's main loop: accept while there is room, route, count freed slots.
+    public func run() throws {
+        for fd in listeners { TCPSocket.setNonBlocking(fd) }
+        child.announceReady()
+        try child.loop.run()
+    }
+
+    // MARK: control
+
+    private func handleControl(_ frame: IPCReceivedFrame) {
+        switch frame.message {
+        case .configure(let c):
+            do {
+                let s = try RoleSettingsCoding.decode(AcceptorSettings.self, from: c.json)
+                settings = s
+                admission = InboundAdmission(netrestrict: s.netrestrict.compactMap(CIDR.init(parsing:)))
+                updateAccepting()
+            } catch {
+                child.log("bad Configure from supervisor: \(error)")
+            }
+        case .attachChannel(let a) where a.neighbourRole == .worker && frame.descriptors.count == 1:
+            attachWorker(index: Int(a.neighbourIndex), fd: frame.descriptors[0])
+        default:
+            frame.descriptors.forEach { _ = close($0) }
+            child.log("unexpected control message \(frame.message.type)")
+        }
+    }
+
+    private func attachWorker(index: Int, fd: Int32) {
+        workers.remove(index: index)?.close()
+        let channel: IPCChannel
+        do {
+            channel = try IPCChannel(adopting: fd, accepting: [.handshakeSlotFreed])
+            try child.loop.attach(channel)
+        } catch {
+            child.log("cannot attach worker \(index): \(error)")
+            return
+        }
+        channel.onFrame = { [unowned self] frame in
+            if case .handshakeSlotFreed(let freed) = frame.message {
+                workers.release(connectionID: freed.connectionID, worker: index)
+                if freed.outcome == .handedOff { stats.handedOff += 1 } else { stats.failed += 1 }
+                updateAccepting()
+            }
+        }
+        channel.onFailure = { [unowned self, unowned channel] error in
+            // A broken worker: its handshakes died with it; stop routing to it until the
+            // supervisor attaches its successor.
+            child.log("worker \(index) channel broken: \(error)")
+            if workers.channel(index: index) === channel { workers.remove(index: index) }
+            channel.close()
+            updateAccepting()
+        }
+        workers.add(index: index, channel: channel)
+        updateAccepting()
+    }
+
+    // MARK: accepting
+
+    /// Watches the listeners only while a connection could be routed now.
+    private func updateAccepting() {
+        let want = settings != nil && !workers.isEmpty && workers.pendingTotal < (settings?.maxPending ?? 0)
+        guard want != accepting else { return }
+        accepting = want
+        for fd in listeners {
+            if want {
+                try? child.loop.register(fd: fd, interest: .readable) { [unowned self] _ in self.acceptReady(fd) }
+            } else {
+                child.loop.unregister(fd: fd)
+            }
+        }
+    }
+
+    private func acceptReady(_ listener: Int32) {
+        guard let maxPending = settings?.maxPending else { return }
+        // Bounded per wake-up so one busy listener cannot starve the loop's other duties.
+        for _ in 0..<64 {
+            guard workers.pendingTotal < maxPending, let worker = workers.leastLoaded() else { break }
+            var storage = sockaddr_storage()
+            var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let fd = withUnsafeMutablePointer(to: &storage) { stockade_accept_nonblocking(listener, $0, &len) }
+            if fd < 0 {
+                if errno == EINTR || errno == ECONNABORTED { continue }
+                if errno != EAGAIN && errno != EWOULDBLOCK { child.log("accept: \(String(cString: strerror(errno)))") }
+                break
+            }
+            guard let remote = SocketAddress(storage: storage) else { close(fd); continue }
+            stats.accepted += 1
+            if let reason = admission.refusal(for: remote.ipString) {
+                stats.refused += 1
+                child.log("refused \(remote): \(reason)")
+                close(fd)
+                continue
+            }
+            nextConnection += 1
+            let id = nextConnection
+            do {
+                try worker.channel.send(.inboundConnection(.init(connectionID: id, remoteAddress: remote.ipString,
+                                                                 remotePort: remote.port)), transferring: [fd])
+                workers.assign(connectionID: id, worker: worker.index)
+            } catch {
+                child.log("cannot hand \(remote) to worker \(worker.index): \(error)")
+            }
+        }
+        updateAccepting()
+    }
+}

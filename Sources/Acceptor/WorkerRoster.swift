@@ -1,0 +1,33 @@
+import IPC
+
+/// The live workers the acceptor routes to, with the connections each has in handshake.
+struct WorkerRoster {
+    struct Worker {
+        let index: Int
+        let channel: IPCChannel
+        var pending: Set<UInt64> = []
+    }
+
+    private var workers: [Int: Worker] = [:]
+
+    var isEmpty: Bool { workers.isEmpty }
+    var count: Int { workers.count }
+    var pendingTotal: Int { workers.values.reduce(0) { $0 + $1.pending.count } }
+
+    mutating func add(index: Int, channel: IPCChannel) { workers[index] = Worker(index: index, channel: channel) }
+
+    /// Forgets a worker; its pending slots are free again (its handshakes died with it).
+    @discardableResult
+    mutating func remove(index: Int) -> IPCChannel? { workers.removeValue(forKey: index)?.channel }
+
+    func channel(index: Int) -> IPCChannel? { workers[index]?.channel }
+
+    /// The worker with the fewest handshakes in flight (lowest index on ties, for determinism).
+    func leastLoaded() -> Worker? {
+        workers.values.min { ($0.pending.count, $0.index) < ($1.pending.count, $1.index) }
+    }
+
+    mutating func assign(connectionID: UInt64, worker: Int) { workers[worker]?.pending.insert(connectionID) }
+
+    mutating func release(connectionID: UInt64, worker: Int) { workers[worker]?.pending.remove(connectionID) }
+}

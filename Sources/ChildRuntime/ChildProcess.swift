@@ -1,0 +1,80 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CStockade
+import Foundation
+import IPC
+import PollLoop
+
+/// What every child process shares: its control channel to the supervisor, the heartbeat that
+/// proves it alive, and leaving when the supervisor goes away (no orphans). Each role's main
+/// loop owns one and adds its own duties.
+public final class ChildProcess {
+    /// Heartbeat period. The supervisor declares a child hung after `ChildHealth.deadline`
+    /// (several periods) without one.
+    public static let heartbeatInterval: Duration = .seconds(1)
+
+    public let role: IPCMessage.Role
+    public let index: Int
+    public let loop: PollLoop
+    public let control: IPCChannel
+    /// Counters sent with each heartbeat.
+    public var counters: () -> [IPCMessage.Heartbeat.Counter] = { [] }
+    /// Messages from the supervisor other than the ones handled here.
+    public var onControlMessage: ((IPCReceivedFrame) -> Void)?
+    /// Called on Shutdown; the default stops the loop at once.
+    public var onShutdown: ((IPCMessage.Shutdown) -> Void)?
+
+    public init(role: IPCMessage.Role, index: Int) throws {
+        self.role = role
+        self.index = index
+        // Die with the supervisor; if it is already gone (we were spawned just before it died),
+        // go now rather than run unsupervised.
+        _ = stockade_set_parent_death_signal(SIGTERM)
+        if let expected = ProcessInfo.processInfo.environment[ChildDescriptors.parentPIDVariable].flatMap(Int32.init),
+           getppid() != expected {
+            Self.log(role, index, "supervisor is gone; exiting")
+            exit(0)
+        }
+        signal(SIGPIPE, SIG_IGN)
+        loop = try PollLoop()
+        control = try IPCChannel(adopting: ChildDescriptors.control)
+        try loop.attach(control)
+        control.onFrame = { [unowned self] frame in self.handleControl(frame) }
+        control.onFailure = { [unowned self] error in
+            // The supervisor is gone or sent garbage: either way we are unsupervised. Leave.
+            ChildProcess.log(self.role, self.index, "control channel broken (\(error)); exiting")
+            self.control.close()
+            self.loop.stop()
+        }
+        try loop.onSignal(SIGTERM) { [unowned self] in
+            if let onShutdown = self.onShutdown { onShutdown(IPCMessage.Shutdown(disconnectReason: 0x08)) } else { self.loop.stop() }
+        }
+        loop.schedule(after: .zero, repeating: Self.heartbeatInterval) { [unowned self] in self.sendHeartbeat() }
+    }
+
+    /// Announces the child to the supervisor; call once the role is ready to work.
+    public func announceReady() {
+        try? control.send(.childReady(.init(role: role, index: UInt16(index), pid: UInt32(getpid()))))
+    }
+
+    public func sendHeartbeat() {
+        try? control.send(.heartbeat(.init(counters: counters())))
+    }
+
+    private func handleControl(_ frame: IPCReceivedFrame) {
+        if case .shutdown(let s) = frame.message {
+            if let onShutdown { onShutdown(s) } else { loop.stop() }
+            return
+        }
+        if let onControlMessage { onControlMessage(frame) } else { frame.descriptors.forEach { _ = Glibc.close($0) } }
+    }
+
+    /// One line to stderr (journald under systemd), tagged with the role.
+    public static func log(_ role: IPCMessage.Role, _ index: Int, _ message: String) {
+        let tag = role == .worker ? "worker[\(index)]" : role.argument
+        FileHandle.standardError.write(Data("stockade \(tag) [\(getpid())]: \(message)\n".utf8))
+    }
+
+    public func log(_ message: String) { Self.log(role, index, message) }
+}

@@ -1,0 +1,383 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ChildRuntime
+import DevP2P
+import Enode
+import IPC
+import NodeConfig
+import PollLoop
+import RLPxFrame
+import Secp256k1
+import Sockets
+
+/// A handshake worker process: runs the RLPx handshake and Hello for connections the acceptor
+/// hands it (responder) and for dials the peer manager asks for (initiator), asks the peer
+/// manager its two checkpoint questions, and hands every accepted peer over in one frame: the
+/// fd, the whole session state (with every byte read past Hello) and the remote Hello. All the
+/// public-key crypto of the node happens here, never in the peer manager's run loop.
+public final class HandshakeWorker {
+    /// Bytes read per syscall; also the most a peer can get buffered per read.
+    static let readChunk = 16 * 1024
+    /// go-ethereum's discWriteTimeout: a Disconnect gets this long to be written.
+    static let disconnectWriteTimeout: Duration = .seconds(1)
+
+    private let child: ChildProcess
+    private var settings: WorkerSettings?
+    private var key: PrivateKey?
+    private var acceptor: IPCChannel?
+    private var peerManager: IPCChannel?
+    private var connections: [UInt64: HandshakeConnection] = [:]
+    /// Outstanding checkpoint questions: request id → connection id.
+    private var questions: [UInt32: UInt64] = [:]
+    private var nextRequest: UInt32 = 0
+    private var stats = (handedOff: UInt64(0), failed: UInt64(0), dials: UInt64(0))
+
+    public init(index: Int) throws {
+        child = try ChildProcess(role: .worker, index: index)
+        child.onControlMessage = { [unowned self] frame in self.handleControl(frame) }
+        child.counters = { [unowned self] in
+            [.init(name: "handshakes_ok_total", value: stats.handedOff),
+             .init(name: "handshakes_failed_total", value: stats.failed),
+             .init(name: "dials_total", value: stats.dials),
+             .init(name: "in_flight", value: UInt64(connections.count))]
+        }
+    }
+
+    /// The worker's main loop: connections in, checkpoint verdicts in, handoffs out.
+    public func run() throws {
+        child.announceReady()
+        try child.loop.run()
+        for c in connections.values { close(c.fd) }
+    }
+
+    // MARK: control and channels
+
+    private func handleControl(_ frame: IPCReceivedFrame) {
+        switch frame.message {
+        case .configure(let c):
+            guard settings == nil else { return }   // the key is set once, before privileges drop
+            do {
+                let s = try RoleSettingsCoding.decode(WorkerSettings.self, from: c.json)
+                key = try PrivateKey(bytes: HexText.decode(s.nodeKeyHex))
+                settings = s
+                child.log(Privileges.drop())
+            } catch {
+                child.log("bad Configure from supervisor: \(error)")
+            }
+        case .attachChannel(let a) where frame.descriptors.count == 1:
+            attach(role: a.neighbourRole, fd: frame.descriptors[0])
+        default:
+            frame.descriptors.forEach { _ = close($0) }
+            child.log("unexpected control message \(frame.message.type)")
+        }
+    }
+
+    private func attach(role: IPCMessage.Role, fd: Int32) {
+        let accepted: Set<IPCMessageType> = role == .acceptor ? [.inboundConnection] : [.checkVerdict, .dialRequest]
+        let channel: IPCChannel
+        do {
+            channel = try IPCChannel(adopting: fd, accepting: accepted)
+            try child.loop.attach(channel)
+        } catch {
+            child.log("cannot attach \(role): \(error)")
+            return
+        }
+        channel.onFailure = { [unowned self, unowned channel] error in
+            child.log("\(role) channel broken: \(error)")
+            channel.close()
+            if role == .acceptor, acceptor === channel { acceptor = nil }
+            if role == .peerManager, peerManager === channel { peerManagerLost() }
+        }
+        switch role {
+        case .acceptor:
+            acceptor?.close()
+            acceptor = channel
+            channel.onFrame = { [unowned self] frame in
+                if case .inboundConnection(let m) = frame.message, frame.descriptors.count == 1 {
+                    startInbound(m, fd: frame.descriptors[0])
+                } else {
+                    frame.descriptors.forEach { _ = close($0) }
+                }
+            }
+        case .peerManager:
+            if peerManager != nil { peerManagerLost() }
+            peerManager = channel
+            channel.onFrame = { [unowned self] frame in
+                switch frame.message {
+                case .checkVerdict(let v): verdict(v, requestID: frame.requestID)
+                case .dialRequest(let d): startDial(d)
+                default: frame.descriptors.forEach { _ = close($0) }
+                }
+            }
+        default:
+            channel.close()
+        }
+    }
+
+    /// The peer manager went away: its reservations and pending answers are gone with it, so
+    /// every connection waiting on it fails (its successor starts from an empty peer set).
+    private func peerManagerLost() {
+        peerManager?.close()
+        peerManager = nil
+        for (_, id) in questions { if let c = connections[id] { fail(c, .io("peer manager restarted"), sendDisconnect: .tooManyPeers) } }
+        questions.removeAll()
+    }
+
+    // MARK: connections
+
+    private func startInbound(_ m: IPCMessage.InboundConnection, fd: Int32) {
+        guard let settings, let key else {
+            close(fd)
+            try? acceptor?.send(.handshakeSlotFreed(.init(connectionID: m.connectionID, outcome: .failed)))
+            return
+        }
+        let c = HandshakeConnection(id: m.connectionID, fd: fd, origin: .inbound, remoteAddress: m.remoteAddress,
+                                    remotePort: m.remotePort, connecting: false)
+        TCPSocket.setNonBlocking(fd)
+        TCPSocket.setNoDelay(fd)
+        do {
+            c.setup = try ConnectionSetup(role: .responder, staticKey: key, localHello: localHello(settings, key))
+        } catch {
+            close(fd)
+            try? acceptor?.send(.handshakeSlotFreed(.init(connectionID: m.connectionID, outcome: .failed)))
+            return
+        }
+        begin(c, timeout: .milliseconds(settings.handshakeTimeoutMs))
+    }
+
+    private func startDial(_ d: IPCMessage.DialRequest) {
+        stats.dials += 1
+        guard let settings, let key else {
+            try? peerManager?.send(.dialFailed(.init(connectionID: d.connectionID, nodeID: d.nodeID, kind: .unreachable, detail: "worker not configured")))
+            return
+        }
+        let remote: PublicKey
+        let fd: Int32
+        do {
+            remote = try PublicKey(bytes: d.nodeID)
+            guard let address = SocketAddress(ip: d.address, port: d.port) else { throw SetupFailure.io("bad address \(d.address)") }
+            fd = try TCPSocket.startConnect(to: address)
+        } catch {
+            try? peerManager?.send(.dialFailed(.init(connectionID: d.connectionID, nodeID: d.nodeID, kind: .unreachable, detail: "\(error)")))
+            return
+        }
+        let c = HandshakeConnection(id: d.connectionID, fd: fd, origin: .dial(nodeID: d.nodeID), remoteAddress: d.address,
+                                    remotePort: d.port, connecting: true)
+        do {
+            c.setup = try ConnectionSetup(role: .initiator(remote: remote), staticKey: key, localHello: localHello(settings, key))
+        } catch {
+            close(fd)
+            try? peerManager?.send(.dialFailed(.init(connectionID: d.connectionID, nodeID: d.nodeID, kind: .handshakeFailed, detail: "\(error)")))
+            return
+        }
+        // go-ethereum's dial timeout covers connecting; the handshake deadline follows.
+        begin(c, timeout: .milliseconds(settings.dialTimeoutMs + settings.handshakeTimeoutMs))
+    }
+
+    private func localHello(_ s: WorkerSettings, _ key: PrivateKey) -> Hello {
+        Hello(clientID: s.clientName, capabilities: [StockadeProtocol.capability],
+              listenPort: UInt64(s.listenPort), nodeID: key.publicKey.raw64)
+    }
+
+    private func begin(_ c: HandshakeConnection, timeout: Duration) {
+        connections[c.id] = c
+        c.deadline = child.loop.schedule(after: timeout) { [unowned self, weak c] in
+            guard let c, connections[c.id] != nil else { return }
+            fail(c, .timeout, sendDisconnect: nil)
+        }
+        do {
+            try child.loop.register(fd: c.fd, interest: c.connecting ? .writable : .readable) { [unowned self, unowned c] events in
+                self.ready(c, events)
+            }
+        } catch {
+            fail(c, .io("\(error)"), sendDisconnect: nil)
+            return
+        }
+        if !c.connecting, let events = c.setup?.start() { apply(events, to: c) }
+    }
+
+    private func ready(_ c: HandshakeConnection, _ events: PollEvents) {
+        if c.connecting {
+            let err = TCPSocket.pendingError(c.fd)
+            guard err == 0 else {
+                fail(c, .io("connect: \(String(cString: strerror(err)))"), sendDisconnect: nil, dialKind: .unreachable)
+                return
+            }
+            c.connecting = false
+            if let start = c.setup?.start() { apply(start, to: c) }
+            updateInterest(c)
+            return
+        }
+        if events.contains(.writable) { flush(c) }
+        guard connections[c.id] != nil, events.allowsRead, c.closingAfterFlush == nil, c.established == nil else { return }
+        let bytes: [UInt8]?
+        do { bytes = try TCPSocket.readAvailable(c.fd, max: Self.readChunk) } catch {
+            fail(c, .io("\(error)"), sendDisconnect: nil)
+            return
+        }
+        guard let bytes else { return }
+        if bytes.isEmpty {
+            fail(c, .io("connection closed by the remote node"), sendDisconnect: nil)
+            return
+        }
+        guard var setup = c.setup else { return }
+        let out = setup.receive(bytes)
+        c.setup = setup
+        apply(out, to: c)
+    }
+
+    /// Carries out what the setup asked for, in order.
+    private func apply(_ events: [ConnectionSetup.Event], to c: HandshakeConnection) {
+        for event in events {
+            guard connections[c.id] != nil else { return }
+            switch event {
+            case .send(let bytes):
+                c.queue(bytes)
+                flush(c)
+            case .checkPostHandshake(let remote):
+                ask(c, .checkPostHandshake(.init(connectionID: c.id, nodeID: remote.raw64, direction: c.direction,
+                                                 remoteAddress: c.remoteAddress, remotePort: c.remotePort)))
+                c.reservedNodeID = remote.raw64
+            case .checkAddPeer(let hello):
+                c.addPeerAsked = true
+                ask(c, .checkAddPeer(.init(connectionID: c.id, nodeID: hello.nodeID,
+                                           capabilities: hello.capabilities.map { .init(name: $0.name, version: UInt32(clamping: $0.version)) })))
+            case .established(let session):
+                c.established = session
+                if !c.hasPendingOutput { handOff(c) }
+            case .failed(let failure):
+                if c.hasPendingOutput {
+                    c.closingAfterFlush = failure
+                    child.loop.schedule(after: Self.disconnectWriteTimeout) { [unowned self, weak c] in
+                        if let c, connections[c.id] != nil { finish(c, failure) }
+                    }
+                } else {
+                    finish(c, failure)
+                }
+            }
+        }
+        updateInterest(c)
+    }
+
+    private func ask(_ c: HandshakeConnection, _ question: IPCMessage) {
+        guard let peerManager else {
+            fail(c, .io("no peer manager to ask"), sendDisconnect: .tooManyPeers)
+            return
+        }
+        nextRequest &+= 1
+        if nextRequest == 0 { nextRequest = 1 }
+        questions[nextRequest] = c.id
+        do { try peerManager.send(question, requestID: nextRequest) } catch {
+            questions[nextRequest] = nil
+            fail(c, .io("cannot ask the peer manager: \(error)"), sendDisconnect: .tooManyPeers)
+        }
+    }
+
+    private func verdict(_ v: IPCMessage.CheckVerdict, requestID: UInt32) {
+        guard let id = questions.removeValue(forKey: requestID), let c = connections[id], var setup = c.setup else { return }
+        let decision: ConnectionSetup.Verdict = v.accepts ? .accept : .reject(DisconnectReason(rawValue: v.disconnectReason ?? 0))
+        // The post-handshake question is the one asked before any Hello was seen.
+        let events = c.addPeerAsked ? setup.resolveAddPeer(decision) : setup.resolvePostHandshake(decision)
+        if !v.accepts { c.reservedNodeID = nil }   // the peer manager holds nothing for a refused peer
+        c.setup = setup
+        apply(events, to: c)
+    }
+
+    private func flush(_ c: HandshakeConnection) {
+        do { try c.flush() } catch {
+            finish(c, c.closingAfterFlush ?? .io("write: \(error)"))
+            return
+        }
+        if !c.hasPendingOutput {
+            if let failure = c.closingAfterFlush { finish(c, failure); return }
+            if c.established != nil { handOff(c); return }
+        }
+        updateInterest(c)
+    }
+
+    private func updateInterest(_ c: HandshakeConnection) {
+        guard connections[c.id] != nil else { return }
+        var interest: PollEvents = c.connecting ? .writable : .readable
+        if c.hasPendingOutput { interest.insert(.writable) }
+        child.loop.setInterest(interest, for: c.fd)
+    }
+
+    // MARK: endings
+
+    /// Hands the live session to the peer manager: fd, session state, Hello, in one frame.
+    private func handOff(_ c: HandshakeConnection) {
+        guard let session = c.established, let peerManager else {
+            fail(c, .io("no peer manager for the handoff"), sendDisconnect: nil)
+            return
+        }
+        let state: [UInt8]
+        do { state = try session.codec.exportState() } catch {
+            fail(c, .io("cannot export session: \(error)"), sendDisconnect: .protocolError)
+            return
+        }
+        let hello = session.remoteHello
+        let message = IPCMessage.peerHandoff(.init(
+            connectionID: c.id, nodeID: hello.nodeID, direction: c.direction, remoteAddress: c.remoteAddress,
+            remotePort: c.remotePort, helloVersion: hello.protocolVersion, clientID: String(hello.clientID.prefix(256)),
+            capabilities: hello.capabilities.map { .init(name: $0.name, version: UInt32(clamping: $0.version)) },
+            listenPort: UInt16(clamping: hello.listenPort), snappy: session.messages.snappyEnabled, sessionState: state))
+        forget(c)
+        do {
+            // The channel owns the fd from here (it closes its copy once sent); ours goes with it.
+            try peerManager.send(message, transferring: [c.fd])
+            stats.handedOff += 1
+            freeSlot(c, outcome: .handedOff)
+        } catch {
+            child.log("handoff of \(c.remoteAddress):\(c.remotePort) failed: \(error)")
+            stats.failed += 1
+            freeSlot(c, outcome: .failed)
+        }
+    }
+
+    private func fail(_ c: HandshakeConnection, _ failure: SetupFailure, sendDisconnect reason: DisconnectReason?,
+                      dialKind: IPCMessage.DialFailed.Kind? = nil) {
+        if let reason, var setup = c.setup {
+            let events = setup.abandon(reason, failure: failure)
+            c.setup = setup
+            apply(events, to: c)
+            if connections[c.id] == nil { return }
+        }
+        finish(c, failure, dialKind: dialKind)
+    }
+
+    /// Closes a connection that did not become a peer and tells whoever is waiting.
+    private func finish(_ c: HandshakeConnection, _ failure: SetupFailure, dialKind: IPCMessage.DialFailed.Kind? = nil) {
+        guard connections[c.id] != nil else { return }
+        forget(c)
+        close(c.fd)
+        stats.failed += 1
+        if let nodeID = c.reservedNodeID {
+            try? peerManager?.send(.handshakeAborted(.init(connectionID: c.id, nodeID: nodeID, reason: failure.description)))
+        }
+        if case .dial(let nodeID) = c.origin {
+            let kind: IPCMessage.DialFailed.Kind
+            switch failure {
+            case .timeout: kind = .timeout
+            case .rejected, .remoteDisconnected: kind = .refusedByCheck
+            case .io: kind = dialKind ?? .handshakeFailed
+            default: kind = .handshakeFailed
+            }
+            try? peerManager?.send(.dialFailed(.init(connectionID: c.id, nodeID: nodeID, kind: kind, detail: String(failure.description.prefix(256)))))
+        }
+        freeSlot(c, outcome: .failed)
+    }
+
+    private func forget(_ c: HandshakeConnection) {
+        connections[c.id] = nil
+        child.loop.unregister(fd: c.fd)
+        if let t = c.deadline { child.loop.cancel(t) }
+        questions = questions.filter { $0.value != c.id }
+    }
+
+    private func freeSlot(_ c: HandshakeConnection, outcome: IPCMessage.HandshakeSlotFreed.Outcome) {
+        if case .inbound = c.origin {
+            try? acceptor?.send(.handshakeSlotFreed(.init(connectionID: c.id, outcome: outcome)))
+        }
+    }
+}

@@ -1,0 +1,197 @@
+import TOMLKit
+
+/// One thing wrong with a configuration file, located by line and dotted key.
+public struct ConfigIssue: Sendable, Equatable, CustomStringConvertible {
+    public let line: Int?
+    public let key: String
+    public let message: String
+
+    public var description: String {
+        let at = line.map { "line \($0): " } ?? ""
+        return key.isEmpty ? "\(at)\(message)" : "\(at)\(key): \(message)"
+    }
+}
+
+/// A configuration that cannot be used, with every issue found (not just the first).
+public struct ConfigError: Error, Sendable, CustomStringConvertible {
+    public let issues: [ConfigIssue]
+    public var description: String { issues.map(\.description).joined(separator: "\n") }
+}
+
+/// TOML text to `NodeConfig`: unknown keys and tables are errors, every value is type- and
+/// range-checked, and all issues are reported together with their lines.
+enum ConfigParser {
+    static func parse(_ text: String, base: NodeConfig?) throws(ConfigError) -> NodeConfig {
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let e as TOMLParseError {
+            throw ConfigError(issues: [ConfigIssue(line: Int(e.source.begin.line), key: "", message: "not valid TOML: \(e.description)")])
+        } catch {
+            throw ConfigError(issues: [ConfigIssue(line: nil, key: "", message: "not valid TOML: \(error)")])
+        }
+        var reader = Reader(lines: KeyLines(text: text))
+        // With no base, `text` is the embedded default and must define every key.
+        var c = base ?? NodeConfig.placeholder
+        let strict = base == nil
+
+        reader.section(table, "node", known: ["name", "state_dir", "key_file", "listen"], strict: strict) { r, t in
+            r.string(t, "node", "name", &c.node.name) { $0.isEmpty || $0.utf8.count > 256 ? "must be 1 to 256 bytes" : nil }
+            r.string(t, "node", "state_dir", &c.node.stateDir) { $0.isEmpty ? "must not be empty" : nil }
+            r.string(t, "node", "key_file", &c.node.keyFile) { _ in nil }
+            r.strings(t, "node", "listen", &c.node.listen) { HostPort.parse($0) == nil ? "not an IP:port address: \($0)" : nil }
+        }
+        reader.section(table, "peers", known: ["max_peers", "max_pending", "dial_ratio", "no_dial", "static", "trusted", "netrestrict"], strict: strict) { r, t in
+            r.int(t, "peers", "max_peers", &c.peers.maxPeers, 0...100_000)
+            r.int(t, "peers", "max_pending", &c.peers.maxPending, 1...10_000)
+            r.int(t, "peers", "dial_ratio", &c.peers.dialRatio, 1...1_000)
+            r.bool(t, "peers", "no_dial", &c.peers.noDial)
+            r.strings(t, "peers", "static", &c.peers.static, check: ConfigParser.enodeProblem)
+            r.strings(t, "peers", "trusted", &c.peers.trusted, check: ConfigParser.enodeProblem)
+            r.strings(t, "peers", "netrestrict", &c.peers.netrestrict) { CIDR(parsing: $0) == nil ? "not a CIDR network: \($0)" : nil }
+        }
+        reader.section(table, "workers", known: ["count", "handshake_timeout_ms"], strict: strict) { r, t in
+            r.int(t, "workers", "count", &c.workers.count, 0...64)
+            r.int(t, "workers", "handshake_timeout_ms", &c.workers.handshakeTimeoutMs, 100...120_000)
+        }
+        reader.section(table, "timeouts", known: ["ping_interval_ms", "read_timeout_ms", "write_timeout_ms", "dial_timeout_ms"], strict: strict) { r, t in
+            r.int(t, "timeouts", "ping_interval_ms", &c.timeouts.pingIntervalMs, 100...3_600_000)
+            r.int(t, "timeouts", "read_timeout_ms", &c.timeouts.readTimeoutMs, 100...3_600_000)
+            r.int(t, "timeouts", "write_timeout_ms", &c.timeouts.writeTimeoutMs, 100...3_600_000)
+            r.int(t, "timeouts", "dial_timeout_ms", &c.timeouts.dialTimeoutMs, 100...3_600_000)
+        }
+        reader.section(table, "control", known: ["socket"], strict: strict) { r, t in
+            r.string(t, "control", "socket", &c.control.socket) { _ in nil }
+        }
+        reader.section(table, "metrics", known: ["listen"], strict: strict) { r, t in
+            r.string(t, "metrics", "listen", &c.metrics.listen) { $0.isEmpty || HostPort.parse($0) != nil ? nil : "not an IP:port address: \($0)" }
+        }
+        for key in table.keys where !["node", "peers", "workers", "timeouts", "control", "metrics"].contains(key) {
+            reader.issue(key, "unknown table or key (known tables: node, peers, workers, timeouts, control, metrics)")
+        }
+        if c.peers.maxPeers > 0 && c.timeouts.pingIntervalMs >= c.timeouts.readTimeoutMs {
+            reader.issue("timeouts.ping_interval_ms", "must be below timeouts.read_timeout_ms, or idle peers are dropped between pings")
+        }
+        if !reader.issues.isEmpty { throw ConfigError(issues: reader.issues.sorted { ($0.line ?? 0) < ($1.line ?? 0) }) }
+        return c
+    }
+
+    /// Set by the Enode-aware layer: nil when `url` is a valid enode URL, else why not.
+    static func enodeProblem(_ url: String) -> String? {
+        EnodeCheck.problem(url)
+    }
+}
+
+extension NodeConfig {
+    /// Parses a config file's text over the embedded defaults.
+    public static func parse(_ text: String) throws(ConfigError) -> NodeConfig {
+        try ConfigParser.parse(text, base: NodeConfig.defaults)
+    }
+
+    /// Parses `text` over an existing config (command-line overrides over a file).
+    public static func parse(_ text: String, over base: NodeConfig) throws(ConfigError) -> NodeConfig {
+        try ConfigParser.parse(text, base: base)
+    }
+
+    /// Only used while parsing the embedded defaults, which set every field.
+    static let placeholder = NodeConfig(
+        node: .init(name: "", stateDir: "", keyFile: "", listen: []),
+        peers: .init(maxPeers: 0, maxPending: 0, dialRatio: 0, noDial: false, static: [], trusted: [], netrestrict: []),
+        workers: .init(count: 0, handshakeTimeoutMs: 0),
+        timeouts: .init(pingIntervalMs: 0, readTimeoutMs: 0, writeTimeoutMs: 0, dialTimeoutMs: 0),
+        control: .init(socket: ""), metrics: .init(listen: ""))
+}
+
+/// Reads typed values out of TOML tables, recording an issue (with its line) for each problem.
+struct Reader {
+    let lines: KeyLines
+    var issues: [ConfigIssue] = []
+
+    init(lines: KeyLines) { self.lines = lines }
+
+    mutating func issue(_ key: String, _ message: String) {
+        issues.append(ConfigIssue(line: lines.line(of: key), key: key, message: message))
+    }
+
+    mutating func section(_ root: TOMLTable, _ name: String, known: Set<String>, strict: Bool, _ body: (inout Reader, TOMLTable) -> Void) {
+        guard let value = root[name] else {
+            if strict { issue(name, "missing table") }
+            return
+        }
+        guard let t = value.table else { issue(name, "must be a table"); return }
+        for key in t.keys where !known.contains(key) {
+            issue("\(name).\(key)", "unknown key (known: \(known.sorted().joined(separator: ", ")))")
+        }
+        body(&self, t)
+    }
+
+    mutating func int(_ t: TOMLTable, _ s: String, _ k: String, _ out: inout Int, _ range: ClosedRange<Int>) {
+        guard let v = t[k] else { return }
+        guard let i = v.int else { issue("\(s).\(k)", "must be an integer"); return }
+        guard range.contains(i) else { issue("\(s).\(k)", "must be in \(range.lowerBound)...\(range.upperBound), got \(i)"); return }
+        out = i
+    }
+
+    mutating func bool(_ t: TOMLTable, _ s: String, _ k: String, _ out: inout Bool) {
+        guard let v = t[k] else { return }
+        guard let b = v.bool else { issue("\(s).\(k)", "must be true or false"); return }
+        out = b
+    }
+
+    mutating func string(_ t: TOMLTable, _ s: String, _ k: String, _ out: inout String, check: (String) -> String?) {
+        guard let v = t[k] else { return }
+        guard let str = v.string else { issue("\(s).\(k)", "must be a string"); return }
+        if let problem = check(str) { issue("\(s).\(k)", problem); return }
+        out = str
+    }
+
+    mutating func strings(_ t: TOMLTable, _ s: String, _ k: String, _ out: inout [String], check: (String) -> String?) {
+        guard let v = t[k] else { return }
+        guard let arr = v.array else { issue("\(s).\(k)", "must be an array of strings"); return }
+        var result: [String] = []
+        var ok = true
+        for (i, e) in arr.enumerated() {
+            guard let str = e.string else { issue("\(s).\(k)", "element \(i) must be a string"); ok = false; continue }
+            if let problem = check(str) { issue("\(s).\(k)", "element \(i): \(problem)"); ok = false; continue }
+            result.append(str)
+        }
+        if ok { out = result }
+    }
+}
+
+/// Where each `table.key` is written in the file, found by a line scan (TOMLKit keeps no
+/// positions for values). Handles `[table]` headers and `key = value` lines.
+struct KeyLines {
+    private var lineOf: [String: Int] = [:]
+
+    init(text: String) {
+        var table = ""
+        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.drop { $0 == " " || $0 == "\t" }
+            if line.hasPrefix("#") || line.isEmpty { continue }
+            if line.hasPrefix("[") {
+                let name = line.dropFirst().prefix { $0 != "]" }.trimmingSpaces()
+                table = name
+                if lineOf[name] == nil { lineOf[name] = i + 1 }
+                continue
+            }
+            if let eq = line.firstIndex(of: "=") {
+                let key = line[..<eq].trimmingSpaces().replacingQuotes()
+                let full = table.isEmpty ? key : "\(table).\(key)"
+                if lineOf[full] == nil { lineOf[full] = i + 1 }
+            }
+        }
+    }
+
+    func line(of key: String) -> Int? { lineOf[key] }
+}
+
+extension Substring {
+    func trimmingSpaces() -> String {
+        String(self.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+    }
+}
+
+extension String {
+    func replacingQuotes() -> String { filter { $0 != "\"" && $0 != "'" } }
+}

@@ -1,0 +1,58 @@
+extension NodeConfig {
+    /// The embedded default configuration: what `stockade run` uses with no `--config`, and
+    /// the template `stockade run --print-default-config` prints. Every knob is here with its
+    /// origin; a config file overrides any subset of it.
+    public static let defaultTOML = """
+    # Stockade node configuration. Every key is optional; these are the defaults.
+
+    [node]
+    # Client id sent in the devp2p Hello (go-ethereum's Config.Name).
+    name = "stockade/0.1"
+    # Where the node key is created on first run (go-ethereum's datadir/nodekey).
+    state_dir = "/var/lib/stockade"
+    # Node key file; empty means <state_dir>/nodekey.
+    key_file = ""
+    # TCP listen addresses (go-ethereum's ListenAddr). Ignored under socket activation.
+    listen = ["127.0.0.1:30303"]
+
+    [peers]
+    # go-ethereum's MaxPeers (its default is 50 with --maxpeers).
+    max_peers = 50
+    # go-ethereum's MaxPendingPeers default: handshakes in flight at once.
+    max_pending = 50
+    # go-ethereum's defaultDialRatio: at most max_peers/dial_ratio peers are dialed.
+    dial_ratio = 3
+    # go-ethereum's NoDial: never dial out (static nodes included).
+    no_dial = false
+    # enode URLs kept connected and redialed (go-ethereum's StaticNodes).
+    static = []
+    # enode URLs allowed above the limits (go-ethereum's TrustedNodes).
+    trusted = []
+    # CIDR allowlist for inbound and outbound peers; empty allows all (go-ethereum's NetRestrict).
+    netrestrict = []
+
+    [workers]
+    # Handshake worker processes; 0 means one per core, at least 2.
+    count = 0
+    # go-ethereum's handshakeTimeout (5 s): RLPx handshake and Hello under one deadline.
+    handshake_timeout_ms = 5000
+
+    [timeouts]
+    # go-ethereum's pingInterval.
+    ping_interval_ms = 15000
+    # go-ethereum's frameReadTimeout: a peer silent this long is dropped (ReadTimeout).
+    read_timeout_ms = 30000
+    # go-ethereum's frameWriteTimeout: a write stalled this long drops the peer.
+    write_timeout_ms = 20000
+    # go-ethereum's defaultDialTimeout.
+    dial_timeout_ms = 15000
+
+    [control]
+    # Unix control socket (mode 0600); empty means <state_dir>/control.sock.
+    socket = ""
+
+    [metrics]
+    # Prometheus text endpoint, e.g. "127.0.0.1:9464"; empty means off.
+    listen = ""
+    """
+}

@@ -1,0 +1,73 @@
+/// Every knob of a Stockade node. Loaded from TOML (`NodeConfig.load`), defaults embedded
+/// (`NodeConfig.defaultTOML`), handed to the children as JSON in the IPC Configure message.
+public struct NodeConfig: Codable, Sendable, Equatable {
+    public struct Node: Codable, Sendable, Equatable {
+        public var name: String
+        public var stateDir: String
+        public var keyFile: String
+        public var listen: [String]
+    }
+    public struct Peers: Codable, Sendable, Equatable {
+        public var maxPeers: Int
+        public var maxPending: Int
+        public var dialRatio: Int
+        public var noDial: Bool
+        public var `static`: [String]
+        public var trusted: [String]
+        public var netrestrict: [String]
+    }
+    public struct Workers: Codable, Sendable, Equatable {
+        public var count: Int
+        public var handshakeTimeoutMs: Int
+    }
+    public struct Timeouts: Codable, Sendable, Equatable {
+        public var pingIntervalMs: Int
+        public var readTimeoutMs: Int
+        public var writeTimeoutMs: Int
+        public var dialTimeoutMs: Int
+    }
+    public struct Control: Codable, Sendable, Equatable {
+        public var socket: String
+    }
+    public struct Metrics: Codable, Sendable, Equatable {
+        public var listen: String
+    }
+
+    public var node: Node
+    public var peers: Peers
+    public var workers: Workers
+    public var timeouts: Timeouts
+    public var control: Control
+    public var metrics: Metrics
+
+    /// The embedded defaults, parsed from `defaultTOML` so the documented text is the truth.
+    public static var defaults: NodeConfig {
+        do { return try ConfigParser.parse(defaultTOML, base: nil) } catch {
+            preconditionFailure("embedded default configuration is invalid: \(error)")
+        }
+    }
+
+    /// The key file path after defaulting.
+    public var resolvedKeyFile: String {
+        node.keyFile.isEmpty ? node.stateDir + "/nodekey" : node.keyFile
+    }
+
+    public var resolvedControlSocket: String {
+        control.socket.isEmpty ? node.stateDir + "/control.sock" : control.socket
+    }
+
+    /// Worker processes to run: `count`, or one per online core with a minimum of 2.
+    public func resolvedWorkerCount(cores: Int) -> Int {
+        workers.count > 0 ? workers.count : max(2, cores)
+    }
+
+    /// go-ethereum's maxDialedConns: MaxPeers / DialRatio, at least 1 (0 with NoDial).
+    public var maxDialedPeers: Int {
+        if peers.noDial { return 0 }
+        let ratio = peers.dialRatio > 0 ? peers.dialRatio : 3
+        return max(1, peers.maxPeers / ratio)
+    }
+
+    /// go-ethereum's inbound limit: MaxPeers − maxDialedConns.
+    public var maxInboundPeers: Int { max(0, peers.maxPeers - maxDialedPeers) }
+}

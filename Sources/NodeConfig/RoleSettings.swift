@@ -1,0 +1,108 @@
+import Foundation
+
+/// What each child is told in its IPC Configure message (a JSON document): only what that role
+/// needs. The node key goes to the workers alone (ARCHITECTURE.md "Security boundaries").
+public struct AcceptorSettings: Codable, Sendable, Equatable {
+    public var maxPending: Int
+    public var netrestrict: [String]
+    public init(maxPending: Int, netrestrict: [String]) {
+        self.maxPending = maxPending
+        self.netrestrict = netrestrict
+    }
+}
+
+public struct WorkerSettings: Codable, Sendable, Equatable {
+    public var nodeKeyHex: String
+    public var clientName: String
+    public var listenPort: Int
+    public var handshakeTimeoutMs: Int
+    public var dialTimeoutMs: Int
+    public init(nodeKeyHex: String, clientName: String, listenPort: Int, handshakeTimeoutMs: Int, dialTimeoutMs: Int) {
+        self.nodeKeyHex = nodeKeyHex
+        self.clientName = clientName
+        self.listenPort = listenPort
+        self.handshakeTimeoutMs = handshakeTimeoutMs
+        self.dialTimeoutMs = dialTimeoutMs
+    }
+}
+
+public struct PeerManagerSettings: Codable, Sendable, Equatable {
+    public var nodeIDHex: String
+    public var maxPeers: Int
+    public var maxDialed: Int
+    public var maxInbound: Int
+    public var noDial: Bool
+    public var staticNodes: [String]
+    public var trustedNodes: [String]
+    public var netrestrict: [String]
+    public var pingIntervalMs: Int
+    public var readTimeoutMs: Int
+    public var writeTimeoutMs: Int
+    public init(nodeIDHex: String, config: NodeConfig) {
+        self.nodeIDHex = nodeIDHex
+        maxPeers = config.peers.maxPeers
+        maxDialed = config.maxDialedPeers
+        maxInbound = config.maxInboundPeers
+        noDial = config.peers.noDial
+        staticNodes = config.peers.static
+        trustedNodes = config.peers.trusted
+        netrestrict = config.peers.netrestrict
+        pingIntervalMs = config.timeouts.pingIntervalMs
+        readTimeoutMs = config.timeouts.readTimeoutMs
+        writeTimeoutMs = config.timeouts.writeTimeoutMs
+    }
+}
+
+/// JSON in and out for the Configure message.
+public enum RoleSettingsCoding {
+    public static func encode<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        // Encoding plain structs of strings and numbers cannot fail.
+        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    public static func decode<T: Decodable>(_ type: T.Type, from json: String) throws -> T {
+        let decoder = JSONDecoder()
+        return try decoder.decode(type, from: Data(json.utf8))
+    }
+}
+
+/// Hex for the settings' key and ID fields.
+public enum HexText {
+    public struct InvalidHex: Error, CustomStringConvertible {
+        public var description: String { "invalid hex" }
+    }
+
+    public static func decode(_ s: String) throws -> [UInt8] {
+        let chars = Array(s.utf8)
+        guard chars.count % 2 == 0 else { throw InvalidHex() }
+        var out: [UInt8] = []
+        out.reserveCapacity(chars.count / 2)
+        var i = 0
+        while i < chars.count {
+            guard let h = nibble(chars[i]), let l = nibble(chars[i + 1]) else { throw InvalidHex() }
+            out.append(h << 4 | l)
+            i += 2
+        }
+        return out
+    }
+
+    public static func encode(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * 2)
+        for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func nibble(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 48...57: return c - 48
+        case 97...102: return c - 87
+        case 65...70: return c - 55
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,134 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ChildRuntime
+import DevP2P
+import IPC
+import NIOCore
+import NIOPosix
+import NodeConfig
+import PollLoop
+
+/// The peer manager process. Two threads with one job each: the IPC thread (a PollLoop) owns the
+/// channels to the supervisor and the workers and passes every message to the run loop; the
+/// run loop (`PeerRunLoop`, one SwiftNIO event loop) owns the peer set and the live peers.
+public final class PeerManager {
+    /// A heartbeat is only sent while the run loop has turned within this long, so a wedged
+    /// run loop stops the heartbeats and the supervisor restarts us.
+    static let runLoopStallLimit: Duration = .seconds(3)
+
+    private let child: ChildProcess
+    private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    private let counters = PeerCounters()
+    private let runLoop: PeerRunLoop
+    private var workers: [Int: IPCChannel] = [:]
+    private var outbox: PollLoopMailbox<Outgoing>?
+    private var stopping = false
+
+    public init() throws {
+        child = try ChildProcess(role: .peerManager, index: 0)
+        // The mailbox is created on the IPC thread; the run loop posts to it from its own.
+        let mailboxHolder = MailboxHolder()
+        runLoop = PeerRunLoop(eventLoop: group.next(), counters: counters) { out in mailboxHolder.post(out) }
+        let box = child.loop.makeMailbox { [unowned self] (out: Outgoing) in self.deliver(out) }
+        mailboxHolder.mailbox = box
+        outbox = box
+        child.onControlMessage = { [unowned self] frame in self.handleControl(frame) }
+        child.onShutdown = { [unowned self] s in self.beginShutdown(DisconnectReason(rawValue: s.disconnectReason)) }
+        child.counters = { [counters] in
+            let s = counters.snapshot
+            guard ContinuousClock.now - s.loopAlive < PeerManager.runLoopStallLimit else { return [] }
+            return [.init(name: "peers_inbound", value: s.peersInbound),
+                    .init(name: "peers_outbound", value: s.peersOutbound),
+                    .init(name: "peers_added_total", value: s.added),
+                    .init(name: "peers_dropped_total", value: s.dropped),
+                    .init(name: "checks_rejected_total", value: s.checksRejected),
+                    .init(name: "dials_total", value: s.dialsStarted),
+                    .init(name: "dials_failed_total", value: s.dialsFailed),
+                    .init(name: "bytes_in_total", value: s.bytesIn),
+                    .init(name: "bytes_out_total", value: s.bytesOut)]
+        }
+    }
+
+    /// The IPC thread's loop; returns after shutdown once every peer is disconnected.
+    public func run() throws {
+        child.announceReady()
+        try child.loop.run()
+        try? group.syncShutdownGracefully()
+    }
+
+    // MARK: IPC side
+
+    private func handleControl(_ frame: IPCReceivedFrame) {
+        switch frame.message {
+        case .configure(let c):
+            do {
+                let s = try RoleSettingsCoding.decode(PeerManagerSettings.self, from: c.json)
+                runLoop.eventLoop.execute { [runLoop] in runLoop.configure(s) }
+            } catch {
+                child.log("bad Configure from supervisor: \(error)")
+            }
+        case .attachChannel(let a) where a.neighbourRole == .worker && frame.descriptors.count == 1:
+            attachWorker(Int(a.neighbourIndex), fd: frame.descriptors[0])
+        default:
+            frame.descriptors.forEach { _ = close($0) }
+            child.log("unexpected control message \(frame.message.type)")
+        }
+    }
+
+    private func attachWorker(_ index: Int, fd: CInt) {
+        if let old = workers.removeValue(forKey: index) {
+            old.close()
+            runLoop.eventLoop.execute { [runLoop] in runLoop.workerDetached(index) }
+        }
+        let channel: IPCChannel
+        do {
+            channel = try IPCChannel(adopting: fd, accepting: [.checkPostHandshake, .checkAddPeer, .peerHandoff,
+                                                                .handshakeAborted, .dialFailed])
+            try child.loop.attach(channel)
+        } catch {
+            child.log("cannot attach worker \(index): \(error)")
+            return
+        }
+        channel.onFrame = { [runLoop] frame in
+            let message = frame.message, requestID = frame.requestID, fds = frame.descriptors
+            runLoop.eventLoop.execute { runLoop.handle(message, requestID: requestID, fds: fds, fromWorker: index) }
+        }
+        channel.onFailure = { [unowned self, unowned channel] error in
+            child.log("worker \(index) channel broken: \(error)")
+            channel.close()
+            if workers[index] === channel {
+                workers[index] = nil
+                runLoop.eventLoop.execute { [runLoop] in runLoop.workerDetached(index) }
+            }
+        }
+        workers[index] = channel
+        runLoop.eventLoop.execute { [runLoop] in runLoop.workerAttached(index) }
+    }
+
+    private func deliver(_ out: Outgoing) {
+        switch out {
+        case .toWorker(let index, let message, let requestID):
+            try? workers[index]?.send(message, requestID: requestID)
+        case .toSupervisor(let message):
+            try? child.control.send(message)
+        case .finished:
+            if stopping { child.loop.stop() }
+        }
+    }
+
+    private func beginShutdown(_ reason: DisconnectReason) {
+        guard !stopping else { return }
+        stopping = true
+        child.log("shutting down: disconnecting every peer (\(reason))")
+        runLoop.eventLoop.execute { [runLoop] in runLoop.shutdown(reason: reason) }
+        // Whatever happens, leave within go-ethereum's disconnect deadline plus a margin.
+        child.loop.schedule(after: .seconds(3)) { [unowned self] in child.loop.stop() }
+    }
+}
+
+/// Lets the run loop post to a mailbox that is created after it.
+private final class MailboxHolder: @unchecked Sendable {
+    var mailbox: PollLoopMailbox<Outgoing>?
+    func post(_ out: Outgoing) { mailbox?.post(out) }
+}

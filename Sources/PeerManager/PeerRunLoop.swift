@@ -1,0 +1,245 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import DevP2P
+import Enode
+import IPC
+import NIOCore
+import NIOPosix
+import NodeConfig
+import RLPxFrame
+
+/// What the run loop asks the IPC side to send.
+enum Outgoing: Sendable {
+    case toWorker(Int, IPCMessage, requestID: UInt32)
+    case toSupervisor(IPCMessage)
+    /// Every peer is gone after a shutdown: the process may exit.
+    case finished
+}
+
+/// The peer manager's run loop (go-ethereum's Server.run), confined to one NIO event loop:
+/// the peer set and its checks, the live peers, the static-node dial schedule and the events.
+/// Every method runs on `eventLoop`; the IPC thread reaches it with `eventLoop.execute`.
+final class PeerRunLoop: @unchecked Sendable {
+    struct LivePeer {
+        let channel: Channel
+        let handler: PeerChannelHandler
+        let connectionID: UInt64
+        let direction: IPCMessage.Direction
+        let remoteAddress: String
+        let remotePort: UInt16
+        let clientID: String
+        let capabilities: [IPCMessage.Capability]
+        let since: ContinuousClock.Instant
+    }
+
+    let eventLoop: EventLoop
+    private let send: @Sendable (Outgoing) -> Void
+    private let counters: PeerCounters
+    private var settings: PeerManagerSettings?
+    private var peerSet: PeerSet?
+    private var dials = DialScheduler()
+    private var peers: [[UInt8]: LivePeer] = [:]
+    private var workers: Set<Int> = []
+    /// Which worker asked about which connection, to forget its reservations if it dies.
+    private var connectionWorker: [UInt64: Int] = [:]
+    private var nextDial: UInt64 = 1 << 63
+    private var nextWorker = 0
+    private var shuttingDown = false
+
+    init(eventLoop: EventLoop, counters: PeerCounters, send: @escaping @Sendable (Outgoing) -> Void) {
+        self.eventLoop = eventLoop
+        self.counters = counters
+        self.send = send
+        eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(250), delay: .milliseconds(250)) { [weak self] _ in
+            self?.tick()
+        }
+    }
+
+    // MARK: configuration and wiring
+
+    func configure(_ s: PeerManagerSettings) {
+        eventLoop.preconditionInEventLoop()
+        settings = s
+        let limits = PeerSet.Limits(maxPeers: s.maxPeers, maxDialed: s.maxDialed, maxInbound: s.maxInbound)
+        if peerSet == nil {
+            peerSet = PeerSet(localID: (try? HexText.decode(s.nodeIDHex)) ?? [], limits: limits)
+        } else {
+            peerSet?.limits = limits
+        }
+        peerSet?.trusted = Set(s.trustedNodes.compactMap { try? EnodeURL(parsing: $0).nodeID.bytes })
+        var fresh = DialScheduler()
+        if !s.noDial {
+            for url in s.staticNodes {
+                guard let e = try? EnodeURL(parsing: url), let ip = e.ip else { continue }
+                fresh.add(.init(nodeID: e.nodeID.bytes, ip: ip.description, port: e.tcpPort))
+            }
+        }
+        // Keep the backoff state of nodes that stay static.
+        for t in dials.targets where !fresh.isStatic(t.nodeID) { dials.remove(nodeID: t.nodeID) }
+        for t in fresh.targets { dials.add(t) }
+    }
+
+    func workerAttached(_ index: Int) { workers.insert(index) }
+
+    /// A worker died: the handshakes it held are gone, so are their reservations and dials.
+    func workerDetached(_ index: Int) {
+        workers.remove(index)
+        let lost = Set(connectionWorker.filter { $0.value == index }.map(\.key))
+        peerSet?.abortAll(connectionIDs: lost)
+        for id in lost {
+            connectionWorker[id] = nil
+            if dials.isDialing(connectionID: id) { dials.failed(connectionID: id, now: .now) }
+        }
+    }
+
+    // MARK: messages from workers
+
+    func handle(_ message: IPCMessage, requestID: UInt32, fds: [CInt], fromWorker worker: Int) {
+        switch message {
+        case .checkPostHandshake(let q):
+            connectionWorker[q.connectionID] = worker
+            let verdict = checkPostHandshake(q)
+            send(.toWorker(worker, .checkVerdict(verdict), requestID: requestID))
+        case .checkAddPeer(let q):
+            let verdict = checkAddPeer(q)
+            send(.toWorker(worker, .checkVerdict(verdict), requestID: requestID))
+        case .peerHandoff(let h) where fds.count == 1:
+            connectionWorker[h.connectionID] = nil
+            adopt(h, fd: fds[0])
+        case .handshakeAborted(let a):
+            connectionWorker[a.connectionID] = nil
+            peerSet?.abort(id: a.nodeID, connectionID: a.connectionID)
+            event(.handshakeFailed, nodeID: a.nodeID, address: "", port: 0, direction: .inbound, reason: nil, detail: a.reason)
+        case .dialFailed(let f):
+            connectionWorker[f.connectionID] = nil
+            peerSet?.abort(id: f.nodeID, connectionID: f.connectionID)
+            dials.failed(connectionID: f.connectionID, now: .now)
+            counters.update { $0.dialsFailed += 1 }
+            event(.handshakeFailed, nodeID: f.nodeID, address: "", port: 0, direction: .outbound, reason: nil,
+                  detail: "dial failed: \(f.detail)")
+        default:
+            fds.forEach { _ = close($0) }
+        }
+    }
+
+    private func checkPostHandshake(_ q: IPCMessage.CheckPostHandshake) -> IPCMessage.CheckVerdict {
+        guard var set = peerSet, !shuttingDown else { return .init(disconnectReason: DisconnectReason.quitting.rawValue, trusted: false) }
+        let isStaticDial = q.direction == .outbound && dials.isDialing(connectionID: q.connectionID)
+        let v = set.checkPostHandshake(id: q.nodeID, direction: q.direction == .inbound ? .inbound : .outbound,
+                                       connectionID: q.connectionID, staticDial: isStaticDial)
+        peerSet = set
+        return verdictMessage(v)
+    }
+
+    private func checkAddPeer(_ q: IPCMessage.CheckAddPeer) -> IPCMessage.CheckVerdict {
+        guard var set = peerSet, !shuttingDown else { return .init(disconnectReason: DisconnectReason.quitting.rawValue, trusted: false) }
+        let caps = q.capabilities.map { Capability(name: $0.name, version: UInt64($0.version)) }
+        let shared = !SharedCapabilities(local: StockadeProtocol.localProtocols, remote: caps).isEmpty
+        let direction: PeerSet.Direction = set.entries[q.nodeID]?.direction ?? .inbound
+        let v = set.checkAddPeer(id: q.nodeID, direction: direction, connectionID: q.connectionID, sharesCapability: shared)
+        peerSet = set
+        return verdictMessage(v)
+    }
+
+    private func verdictMessage(_ v: PeerSet.Verdict) -> IPCMessage.CheckVerdict {
+        switch v {
+        case .accept(let trusted): return .accept(trusted: trusted)
+        case .reject(let code):
+            counters.update { $0.checksRejected += 1 }
+            return .init(disconnectReason: code.rawValue, trusted: false)
+        }
+    }
+
+    // MARK: live peers
+
+    private func adopt(_ h: IPCMessage.PeerHandoff, fd: CInt) {
+        guard let settings, peerSet?.makeLive(id: h.nodeID, connectionID: h.connectionID) == true,
+              let codec = try? FrameCodec(exportedState: h.sessionState) else {
+            // The reservation is gone (a newer connection won, or the state is unusable).
+            counters.update { $0.handoffsRefused += 1 }
+            close(fd)
+            peerSet?.abort(id: h.nodeID, connectionID: h.connectionID)
+            return
+        }
+        let timeouts = PeerChannelHandler.Timeouts(pingInterval: .milliseconds(Int64(settings.pingIntervalMs)),
+                                                   readTimeout: .milliseconds(Int64(settings.readTimeoutMs)),
+                                                   writeTimeout: .milliseconds(Int64(settings.writeTimeoutMs)))
+        let nodeID = h.nodeID
+        let handler = PeerChannelHandler(
+            codec: codec, messages: MessageCodec(snappyEnabled: h.snappy), timeouts: timeouts,
+            onTraffic: { [counters] i, o in counters.update { $0.bytesIn += UInt64(i); $0.bytesOut += UInt64(o) } },
+            onClosed: { [unowned self] reason, remote in self.peerClosed(nodeID, connectionID: h.connectionID, reason: reason, remote: remote) })
+        let boxed = NIOLoopBound(handler, eventLoop: eventLoop)
+        ClientBootstrap(group: eventLoop)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(boxed.value) }
+            }
+            .withConnectedSocket(fd)
+            .whenComplete { [unowned self] result in
+                switch result {
+                case .success(let channel):
+                    peers[nodeID] = LivePeer(channel: channel, handler: handler, connectionID: h.connectionID, direction: h.direction,
+                                             remoteAddress: h.remoteAddress, remotePort: h.remotePort, clientID: h.clientID,
+                                             capabilities: h.capabilities, since: .now)
+                    dials.connected(nodeID: nodeID)
+                    counters.update {
+                        $0.added += 1
+                        if h.direction == .inbound { $0.peersInbound += 1 } else { $0.peersOutbound += 1 }
+                    }
+                    event(.added, nodeID: nodeID, address: h.remoteAddress, port: h.remotePort, direction: h.direction,
+                          reason: nil, detail: h.clientID)
+                    if shuttingDown { handler.disconnect(.quitting) }
+                case .failure(let error):
+                    peerSet?.drop(id: nodeID, connectionID: h.connectionID)
+                    event(.handshakeFailed, nodeID: nodeID, address: h.remoteAddress, port: h.remotePort,
+                          direction: h.direction, reason: nil, detail: "cannot adopt connection: \(error)")
+                }
+            }
+    }
+
+    private func peerClosed(_ nodeID: [UInt8], connectionID: UInt64, reason: DisconnectReason, remote: Bool) {
+        guard let peer = peers[nodeID], peer.connectionID == connectionID else { return }
+        peers[nodeID] = nil
+        peerSet?.drop(id: nodeID, connectionID: connectionID)
+        dials.disconnected(nodeID: nodeID, now: .now)
+        counters.update {
+            $0.dropped += 1
+            if peer.direction == .inbound { $0.peersInbound -= 1 } else { $0.peersOutbound -= 1 }
+        }
+        event(.dropped, nodeID: nodeID, address: peer.remoteAddress, port: peer.remotePort, direction: peer.direction,
+              reason: reason.rawValue, detail: remote ? "remote: \(reason)" : "local: \(reason)")
+        if shuttingDown && peers.isEmpty { send(.finished) }
+    }
+
+    // MARK: dialing and time
+
+    private func tick() {
+        counters.update { $0.loopAlive = .now }
+        guard !shuttingDown, let set = peerSet, !workers.isEmpty else { return }
+        for target in dials.due(now: .now, isPresent: { set.contains($0) }) {
+            let ordered = workers.sorted()
+            let worker = ordered[nextWorker % ordered.count]
+            nextWorker &+= 1
+            nextDial += 1
+            dials.started(nodeID: target.nodeID, connectionID: nextDial)
+            connectionWorker[nextDial] = worker
+            counters.update { $0.dialsStarted += 1 }
+            send(.toWorker(worker, .dialRequest(.init(connectionID: nextDial, nodeID: target.nodeID, address: target.ip,
+                                                      port: target.port)), requestID: 0))
+        }
+    }
+
+    /// Disconnect(reason) to every peer; `.finished` follows once all are closed.
+    func shutdown(reason: DisconnectReason) {
+        shuttingDown = true
+        if peers.isEmpty { send(.finished); return }
+        for peer in peers.values { peer.handler.disconnect(reason) }
+    }
+
+    private func event(_ kind: IPCMessage.PeerEvent.Kind, nodeID: [UInt8], address: String, port: UInt16,
+                       direction: IPCMessage.Direction, reason: UInt8?, detail: String) {
+        send(.toSupervisor(.peerEvent(.init(kind: kind, nodeID: nodeID, remoteAddress: address, remotePort: port,
+                                            direction: direction, disconnectReason: reason, detail: String(detail.prefix(256))))))
+    }
+}

@@ -1,0 +1,66 @@
+import ArgumentParser
+import Enode
+import Foundation
+import Secp256k1
+
+struct KeygenCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keygen",
+        abstract: "Create a node key and print the node's ID.",
+        discussion: "The key is written as 64 hex characters, mode 0600, like go-ethereum's nodekey. An existing file is never overwritten.")
+
+    @Option(name: .shortAndLong, help: "Where to write the key.")
+    var out: String = "nodekey"
+
+    func run() throws {
+        if FileManager.default.fileExists(atPath: out) {
+            throw ValidationError("\(out) already exists; refusing to overwrite a node key")
+        }
+        let key = PrivateKey.generate()
+        do { try NodeKeyFile.write(key, to: out) } catch { throw ValidationError("cannot write \(out): \(error)") }
+        print(NodeID(publicKey: key.publicKey).hex)
+    }
+}
+
+struct EnodeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "enode",
+        abstract: "Print the enode URL of a node key.")
+
+    @Option(help: "The node key file.")
+    var key: String
+
+    @Option(help: "The address to put in the URL, IP:PORT.")
+    var addr: String = "127.0.0.1:30303"
+
+    func run() throws {
+        let loaded: LoadedNodeKey
+        do { loaded = try NodeKeyFile.load(path: key) } catch { throw ValidationError("cannot load node key \(key): \(error)") }
+        let url = try EnodeURL(nodeID: NodeID(publicKey: loaded.key.publicKey), address: addr)
+        print(url)
+    }
+}
+
+extension EnodeURL {
+    /// An enode URL for `nodeID` at an `IP:PORT` written by a person.
+    init(nodeID: NodeID, address: String) throws {
+        guard let hp = HostPortText.split(address), let ip = IPAddress(hp.host), let port = UInt16(hp.port) else {
+            throw ValidationError("not an IP:PORT address: \(address)")
+        }
+        self.init(nodeID: nodeID, ip: ip, tcpPort: port)
+    }
+}
+
+/// Splits `1.2.3.4:5` and `[::1]:5`.
+enum HostPortText {
+    static func split(_ s: String) -> (host: String, port: String)? {
+        if s.hasPrefix("["), let close = s.firstIndex(of: "]") {
+            let host = String(s[s.index(after: s.startIndex)..<close])
+            let rest = s[s.index(after: close)...]
+            guard rest.hasPrefix(":") else { return nil }
+            return (host, String(rest.dropFirst()))
+        }
+        guard let colon = s.lastIndex(of: ":") else { return nil }
+        return (String(s[..<colon]), String(s[s.index(after: colon)...]))
+    }
+}

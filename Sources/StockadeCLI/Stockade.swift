@@ -1,0 +1,18 @@
+import ArgumentParser
+
+@main
+struct Stockade: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stockade",
+        abstract: "A privilege-separated devp2p/RLPx node daemon.",
+        discussion: """
+        Stockade keeps authenticated, encrypted RLPx links (wire-compatible with go-ethereum) to \
+        other nodes. `stockade run` starts the daemon; the other commands manage keys and probe peers.
+        """,
+        version: "0.1.0",
+        subcommands: [
+            RunCommand.self, KeygenCommand.self, EnodeCommand.self, PingCommand.self,
+            CheckConfigCommand.self, ChildCommand.self,
+        ]
+    )
+}

@@ -1,0 +1,351 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ChildRuntime
+import Enode
+import Foundation
+import IPC
+import NodeConfig
+import PollLoop
+import Secp256k1
+import Sockets
+import Systemd
+
+/// The supervisor: the service's main process. It reads the config and the node key, takes the
+/// listening sockets from systemd or binds them, spawns and wires every child, restarts a dead
+/// or hung child with backoff (re-wiring it to its neighbours), relays health to systemd
+/// (READY, STATUS, WATCHDOG, STOPPING), and on SIGTERM has every peer told Quitting before the
+/// children exit. It never reads peer traffic.
+public final class Supervisor {
+    /// How long a stop may take before the stragglers are killed (inside TimeoutStopSec=15).
+    static let stopDeadline: Duration = .seconds(8)
+
+    private var config: NodeConfig
+    private let configPath: String?
+    private let loop: PollLoop
+    private let notifier = ServiceNotifier()
+    private let nodeKey: PrivateKey
+    private let listeners: [Int32]
+    private let listenAddress: SocketAddress?
+    private var slots: [ChildSlot] = []
+    private var announcedReady = false
+    private var stopping = false
+    private var exitCode: Int32 = 0
+    private var lastHandshakes: UInt64 = 0
+    private var handshakesPerSecond: UInt64 = 0
+
+    public struct StartupError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Prepares the node: state directory, node key, listening sockets. Prints the enode URL.
+    public init(config: NodeConfig, configPath: String?) throws {
+        self.config = config
+        self.configPath = configPath
+        signal(SIGPIPE, SIG_IGN)
+        // systemd's sockets first (they must be claimed before anything else opens fds).
+        let inherited = ListenSockets.takeFromSystemd().filter { ListenSockets.isListeningTCP($0.fd) }
+        do {
+            try FileManager.default.createDirectory(atPath: config.node.stateDir, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw StartupError(description: "cannot create state directory \(config.node.stateDir): \(error.localizedDescription)")
+        }
+        let loaded: LoadedNodeKey
+        do { loaded = try NodeKeyFile.loadOrGenerate(path: config.resolvedKeyFile) } catch {
+            throw StartupError(description: "node key \(config.resolvedKeyFile): \(error)")
+        }
+        nodeKey = loaded.key
+        var fds = inherited.map(\.fd)
+        if fds.isEmpty {
+            for text in config.node.listen {
+                guard let hp = HostPort.parse(text), let address = SocketAddress(ip: hp.ip, port: hp.port) else {
+                    throw StartupError(description: "bad listen address \(text)")
+                }
+                do { fds.append(try TCPSocket.listen(on: address)) } catch {
+                    throw StartupError(description: "cannot listen on \(text): \(error)")
+                }
+            }
+        }
+        listeners = fds
+        listenAddress = fds.first.flatMap(SocketAddress.local(of:))
+        loop = try PollLoop()
+
+        let id = NodeID(publicKey: nodeKey.publicKey)
+        log("node \(id.hex.prefix(16))… key \(config.resolvedKeyFile)\(loaded.generated ? " (created)" : ""), "
+            + "\(inherited.isEmpty ? "listening" : "socket-activated") on \(listeners.compactMap(SocketAddress.local(of:)).map(\.description).joined(separator: ", "))")
+        // A wildcard listener is reachable on loopback; print an address a local client can dial.
+        let shownIP = listenAddress.map { ["0.0.0.0", "::"].contains($0.ipString) ? ($0.family == AF_INET ? "127.0.0.1" : "::1") : $0.ipString }
+        let url = EnodeURL(nodeID: id, ip: shownIP.flatMap(IPAddress.init), tcpPort: listenAddress?.port ?? 0)
+        FileHandle.standardOutput.write(Data("\(url)\n".utf8))
+    }
+
+    /// Runs until stopped; returns the process exit code.
+    public func run() throws -> Int32 {
+        try loop.onSignal(SIGCHLD) { [unowned self] in reapChildren() }
+        try loop.onSignal(SIGTERM) { [unowned self] in stop(reason: "SIGTERM") }
+        try loop.onSignal(SIGINT) { [unowned self] in stop(reason: "SIGINT") }
+        try loop.onSignal(SIGHUP) { [unowned self] in reload() }
+
+        let workers = config.resolvedWorkerCount(cores: ProcessInfo.processInfo.activeProcessorCount)
+        slots = [ChildSlot(role: .peerManager, index: 0)]
+            + (0..<workers).map { ChildSlot(role: .worker, index: $0) }
+            + [ChildSlot(role: .acceptor, index: 0)]
+        for slot in slots { start(slot) }
+
+        loop.schedule(after: .seconds(1), repeating: .seconds(1)) { [unowned self] in checkHealth() }
+        if let interval = notifier.watchdogInterval {
+            loop.schedule(after: .zero, repeating: interval / 2) { [unowned self] in watchdog() }
+        }
+        try loop.run()
+        return exitCode
+    }
+
+    // MARK: children
+
+    private func start(_ slot: ChildSlot) {
+        slot.restartTimer = nil
+        let pair: (CInt, CInt)
+        do { pair = try IPCChannel.makeSocketPair() } catch {
+            log("cannot create control channel for \(slot.name): \(error)")
+            scheduleRestart(slot)
+            return
+        }
+        var fds = [pair.1]
+        var extra: [String] = []
+        if slot.role == .acceptor {
+            fds += listeners
+            extra = ["--listeners", String(listeners.count)]
+        }
+        do {
+            slot.pid = try ChildSpawner.spawn(role: slot.role, index: slot.index, fds: fds, extraArguments: extra)
+        } catch {
+            close(pair.0)
+            close(pair.1)
+            log("cannot start \(slot.name): \(error)")
+            scheduleRestart(slot)
+            return
+        }
+        close(pair.1)
+        slot.startedAt = .now
+        slot.lastHeartbeat = .now
+        slot.ready = false
+        let channel: IPCChannel
+        do {
+            channel = try IPCChannel(adopting: pair.0, accepting: [.childReady, .heartbeat, .peerEvent])
+            try loop.attach(channel)
+        } catch {
+            log("cannot attach \(slot.name): \(error)")
+            kill(slot.pid, SIGKILL)
+            return
+        }
+        slot.control = channel
+        channel.onFrame = { [unowned self, unowned slot] frame in handle(frame, from: slot) }
+        channel.onFailure = { [unowned self, unowned slot, unowned channel] error in
+            // A child that sends a malformed frame is broken: kill it, the restart follows.
+            log("\(slot.name) control channel broken: \(error); killing it")
+            channel.close()
+            if slot.control === channel { slot.control = nil }
+            if slot.isRunning { kill(slot.pid, SIGKILL) }
+        }
+        configure(slot)
+        wire(slot)
+    }
+
+    private func configure(_ slot: ChildSlot) {
+        let json: String
+        switch slot.role {
+        case .acceptor:
+            json = RoleSettingsCoding.encode(AcceptorSettings(maxPending: config.peers.maxPending, netrestrict: config.peers.netrestrict))
+        case .worker:
+            json = RoleSettingsCoding.encode(WorkerSettings(
+                nodeKeyHex: HexText.encode(nodeKey.bytes), clientName: config.node.name,
+                listenPort: Int(listenAddress?.port ?? 0), handshakeTimeoutMs: config.workers.handshakeTimeoutMs,
+                dialTimeoutMs: config.timeouts.dialTimeoutMs))
+        case .peerManager:
+            json = RoleSettingsCoding.encode(PeerManagerSettings(nodeIDHex: HexText.encode(nodeKey.publicKey.raw64), config: config))
+        }
+        try? slot.control?.send(.configure(.init(json: json)))
+    }
+
+    /// Gives a (re)started child fresh socketpairs to each running neighbour.
+    private func wire(_ slot: ChildSlot) {
+        switch slot.role {
+        case .worker:
+            for other in slots where other.role != .worker && other.control != nil { link(slot, other) }
+        case .acceptor, .peerManager:
+            for other in slots where other.role == .worker && other.control != nil { link(other, slot) }
+        }
+    }
+
+    private func link(_ worker: ChildSlot, _ other: ChildSlot) {
+        guard let a = worker.control, let b = other.control else { return }
+        do {
+            let (wEnd, oEnd) = try IPCChannel.makeSocketPair()
+            try a.send(.attachChannel(.init(neighbourRole: other.role, neighbourIndex: 0)), transferring: [wEnd])
+            try b.send(.attachChannel(.init(neighbourRole: .worker, neighbourIndex: UInt16(worker.index))), transferring: [oEnd])
+        } catch {
+            log("cannot link \(worker.name) and \(other.name): \(error)")
+        }
+    }
+
+    private func handle(_ frame: IPCReceivedFrame, from slot: ChildSlot) {
+        frame.descriptors.forEach { _ = close($0) }   // no child sends fds on its control channel
+        switch frame.message {
+        case .childReady:
+            slot.ready = true
+            slot.lastHeartbeat = .now
+            if !announcedReady && slots.allSatisfy(\.ready) {
+                announcedReady = true
+                notifier.ready(status: statusLine())
+                log("ready: \(slots.count) children up")
+            }
+        case .heartbeat(let h):
+            // An empty heartbeat means the child's own loop is stalled (the peer manager's
+            // run loop); only a full one proves health.
+            guard !h.counters.isEmpty || slot.role != .peerManager else { return }
+            slot.lastHeartbeat = .now
+            for c in h.counters { slot.counters[c.name] = c.value }
+        case .peerEvent(let e):
+            logEvent(e)
+        default:
+            break
+        }
+    }
+
+    private func reapChildren() {
+        while true {
+            var status: Int32 = 0
+            let pid = waitpid(-1, &status, WNOHANG)
+            guard pid > 0 else { return }
+            guard let slot = slots.first(where: { $0.pid == pid }) else { continue }
+            slot.pid = 0
+            slot.ready = false
+            slot.control?.close()
+            slot.control = nil
+            let how = Self.describe(status: status)
+            if stopping {
+                if slots.allSatisfy({ !$0.isRunning }) { loop.stop() }
+                continue
+            }
+            log("\(slot.name) (pid \(pid)) \(how)")
+            switch slot.policy.childDied(startedAt: slot.startedAt, now: .now) {
+            case .restart(let wait):
+                slot.restarts += 1
+                slot.restartTimer = loop.schedule(after: wait) { [unowned self, unowned slot] in start(slot) }
+            case .giveUp(let deaths):
+                log("\(slot.name) died \(deaths) times within \(RestartPolicy.crashLoopWindow); giving up")
+                exitCode = 1
+                stop(reason: "crash loop of \(slot.name)")
+            }
+        }
+    }
+
+    private func scheduleRestart(_ slot: ChildSlot) {
+        guard !stopping else { return }
+        slot.restartTimer = loop.schedule(after: RestartPolicy.maximumDelay) { [unowned self, unowned slot] in start(slot) }
+    }
+
+    // MARK: health
+
+    private func checkHealth() {
+        let now = ContinuousClock.now
+        for slot in slots where slot.isHung(now: now) && !stopping {
+            log("\(slot.name) (pid \(slot.pid)) silent for \(slot.ready ? ChildSlot.heartbeatDeadline : ChildSlot.startDeadline); killing it")
+            kill(slot.pid, SIGKILL)
+        }
+        let total = slots.filter { $0.role == .worker }.reduce(UInt64(0)) { $0 + ($1.counters["handshakes_ok_total"] ?? 0) }
+        handshakesPerSecond = total >= lastHandshakes ? total - lastHandshakes : 0
+        lastHandshakes = total
+        if announcedReady && !stopping { notifier.status(statusLine()) }
+    }
+
+    /// WATCHDOG=1 only while this loop turns (it runs here) and every child is healthy.
+    private func watchdog() {
+        let now = ContinuousClock.now
+        guard !stopping, slots.allSatisfy({ $0.isHealthy(now: now) }) else { return }
+        notifier.watchdog()
+    }
+
+    func statusLine() -> String {
+        let pm = slots.first { $0.role == .peerManager }?.counters ?? [:]
+        let workers = slots.filter { $0.role == .worker }
+        let up = workers.filter { $0.ready }.count
+        let restarts = slots.reduce(0) { $0 + $1.restarts }
+        return "peers in \(pm["peers_inbound"] ?? 0) out \(pm["peers_outbound"] ?? 0), handshakes \(handshakesPerSecond)/s, "
+            + "workers \(up)/\(workers.count) up, restarts \(restarts)"
+    }
+
+    // MARK: stop and reload
+
+    private func stop(reason: String) {
+        guard !stopping else { return }
+        stopping = true
+        log("stopping (\(reason)): peers get Disconnect(quitting)")
+        notifier.stopping(status: "stopping: \(reason)")
+        for slot in slots { if let t = slot.restartTimer { loop.cancel(t) } }
+        // The peer manager first, so every peer hears Quitting; the others then have nothing
+        // in flight worth keeping.
+        if let pm = slots.first(where: { $0.role == .peerManager && $0.isRunning }) {
+            try? pm.control?.send(.shutdown(.init(disconnectReason: 0x08)))
+        }
+        for slot in slots where slot.role != .peerManager && slot.isRunning {
+            try? slot.control?.send(.shutdown(.init(disconnectReason: 0x08)))
+        }
+        if slots.allSatisfy({ !$0.isRunning }) { loop.stop(); return }
+        loop.schedule(after: Self.stopDeadline) { [unowned self] in
+            for slot in slots where slot.isRunning {
+                log("\(slot.name) (pid \(slot.pid)) did not exit in time; killing it")
+                kill(slot.pid, SIGKILL)
+            }
+        }
+    }
+
+    /// SIGHUP: re-read the config file and apply what can change live; a bad file is refused
+    /// and the running config kept.
+    private func reload() {
+        guard let configPath else {
+            log("SIGHUP: no config file to reload (started without --config)")
+            return
+        }
+        notifier.reloading()
+        defer { notifier.ready(status: statusLine()) }
+        let text: String
+        do { text = try String(contentsOfFile: configPath, encoding: .utf8) } catch {
+            log("reload refused: cannot read \(configPath): \(error.localizedDescription)")
+            return
+        }
+        let fresh: NodeConfig
+        do { fresh = try NodeConfig.parse(text) } catch {
+            log("reload refused, keeping the running config: \(error.issues.map(\.description).joined(separator: "; "))")
+            return
+        }
+        var applied = config
+        applied.peers = fresh.peers
+        applied.timeouts = fresh.timeouts
+        config = applied
+        for slot in slots where slot.role != .worker { configure(slot) }
+        log("reloaded \(configPath): peers and timeouts applied (listen, key and workers need a restart)")
+    }
+
+    // MARK: logging
+
+    private func logEvent(_ e: IPCMessage.PeerEvent) {
+        let id = HexText.encode(e.nodeID).prefix(16)
+        switch e.kind {
+        case .added: log("peer added: \(id)… \(e.direction) \(e.remoteAddress):\(e.remotePort) \"\(e.detail)\"")
+        case .dropped: log("peer dropped: \(id)… \(e.remoteAddress):\(e.remotePort) \(e.detail)")
+        case .handshakeFailed: log("handshake failed: \(id.isEmpty ? "?" : String(id))… \(e.detail)")
+        }
+    }
+
+    func log(_ message: String) {
+        FileHandle.standardError.write(Data("stockade supervisor [\(getpid())]: \(message)\n".utf8))
+    }
+
+    static func describe(status: Int32) -> String {
+        let sig = status & 0x7f
+        if sig == 0 { return "exited with status \((status >> 8) & 0xff)" }
+        return "killed by signal \(sig)"
+    }
+}
