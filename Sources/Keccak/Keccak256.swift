@@ -29,21 +29,23 @@ public struct Keccak256: Sendable {
     }
 
     public mutating func update(_ input: UnsafeRawBufferPointer) {
-        var offset = 0
         let count = input.count
+        guard count > 0, let base = input.baseAddress else { return }
+        var offset = 0
         if buffered > 0 {
             let take = min(Keccak256.rate - buffered, count)
             buffer.copy(from: input, offset: 0, count: take, to: buffered)
             buffered += take
             offset = take
-            if buffered == Keccak256.rate {
-                buffer.absorb(into: &lanes)
-                buffered = 0
-            }
+            if buffered < Keccak256.rate { return }
+            buffer.absorb(into: &lanes)
+            buffered = 0
         }
-        while count - offset >= Keccak256.rate {
-            lanes.absorb(UnsafeRawBufferPointer(rebasing: input[offset..<(offset + Keccak256.rate)]))
-            offset += Keccak256.rate
+        // Whole blocks straight from the caller's memory, all in one run of the permutation.
+        let wholeBlocks = (count - offset) / Keccak256.rate
+        if wholeBlocks > 0 {
+            lanes.absorb(blocks: base + offset, count: wholeBlocks)
+            offset += wholeBlocks * Keccak256.rate
         }
         if offset < count {
             buffer.copy(from: input, offset: offset, count: count - offset, to: 0)
