@@ -1,3 +1,0 @@
-import XCTest
-// Placeholder so the target builds; replaced by the real tests.
-final class DevP2PTestsPlaceholder: XCTestCase {}
