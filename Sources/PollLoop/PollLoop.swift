@@ -13,6 +13,9 @@ import Glibc
 /// poll(2) is level-triggered: a handler that leaves data unread is called again next turn.
 /// An fd closed while registered reports `.invalid` once and is then unregistered by the loop;
 /// unregister before closing (a reused fd number would otherwise be watched by mistake).
+///
+/// The loop holds its handlers, timers and mailboxes strongly, and they often capture the loop:
+/// call `removeAll()` when done (or unregister / cancel each) so that such cycles are broken.
 public final class PollLoop {
     private final class Registration {
         let fd: CInt
@@ -181,6 +184,19 @@ public final class PollLoop {
             case .mail(let id, let payload): mailboxes[id]?(payload)
             }
         }
+    }
+
+    /// Drops every registration, timer, mailbox and signal handler (signals get their previous
+    /// action back). The loop stays usable; its remote keeps working.
+    public func removeAll() {
+        for signal in Array(signalHandlers.keys) { removeSignalHandler(signal) }
+        let wake = registrations[remote.wakeDescriptor]
+        let signalRead = signalPipe.flatMap { registrations[$0[0]] }
+        registrations = [:]
+        registrations[remote.wakeDescriptor] = wake
+        if let signalPipe, let signalRead { registrations[signalPipe[0]] = signalRead }
+        timers = TimerQueue()
+        mailboxes = [:]
     }
 
     // MARK: running

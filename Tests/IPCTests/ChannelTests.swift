@@ -14,7 +14,7 @@ final class ChannelTests: XCTestCase {
 
     override func tearDown() {
         // Every test closes what it opened: the process is back at its fd count.
-        XCTAssertEqual(FD.openCount(), baseline, "fd leak")
+        XCTAssertEqual(FD.openCount(), baseline, "fd leak: \(FD.listing())")
     }
 
     private let inbound = IPCMessage.inboundConnection(.init(connectionID: 7, remoteAddress: "127.0.0.1", remotePort: 40000))
