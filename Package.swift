@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // --- C: system libraries and the shim for what Swift cannot import -----------------
@@ -49,6 +50,7 @@ let package = Package(
         .target(name: "PollLoop", dependencies: ["CStockade"]),
         .target(name: "Systemd", dependencies: ["CSystemd"]),
         .target(name: "Sockets"),
+        .target(name: "Control"),
         .target(name: "PeerLink", dependencies: ["DevP2P", "Enode", "RLPxFrame", "Secp256k1", "Sockets"]),
 
         // --- configuration and the process roles (ARCHITECTURE.md "Processes") ---------------
@@ -56,13 +58,16 @@ let package = Package(
             "Enode", .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
         .target(name: "ChildRuntime", dependencies: ["IPC", "PollLoop", "CStockade"]),
-        .target(name: "Supervisor", dependencies: ["ChildRuntime", "NodeConfig", "IPC", "PollLoop", "Systemd", "Enode", "Secp256k1", "Sockets", "CStockade"]),
+        .target(name: "Supervisor", dependencies: [
+            "ChildRuntime", "Control", "NodeConfig", "IPC", "PollLoop", "Systemd", "Enode", "Secp256k1", "Sockets", "CStockade",
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         .target(name: "Acceptor", dependencies: ["ChildRuntime", "NodeConfig", "IPC", "PollLoop", "Sockets", "CStockade"]),
         .target(name: "HandshakeWorker", dependencies: [
             "ChildRuntime", "NodeConfig", "IPC", "PollLoop", "DevP2P", "RLPxHandshake", "RLPxFrame", "Secp256k1", "Enode", "Sockets", "CStockade",
         ]),
         .target(name: "PeerManager", dependencies: [
-            "ChildRuntime", "NodeConfig", "IPC", "PollLoop", "DevP2P", "RLPxFrame", "Enode", "CStockade",
+            "ChildRuntime", "Control", "NodeConfig", "IPC", "PollLoop", "DevP2P", "RLPxFrame", "Enode", "CStockade",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -71,7 +76,7 @@ let package = Package(
         // --- the command line --------------------------------------------------------------
         .executableTarget(name: "StockadeCLI", dependencies: [
             "DevP2P", "Enode", "RLPxHandshake", "RLPxFrame", "IPC", "PollLoop", "Systemd", "CStockade",
-            "NodeConfig", "Supervisor", "Acceptor", "HandshakeWorker", "PeerManager", "PeerLink", "Sockets", "ChildRuntime",
+            "NodeConfig", "Supervisor", "Acceptor", "HandshakeWorker", "PeerManager", "PeerLink", "Sockets", "ChildRuntime", "Control",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "StockadeBench", dependencies: [

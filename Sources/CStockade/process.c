@@ -10,3 +10,11 @@ int stockade_set_parent_death_signal(int sig) { return prctl(PR_SET_PDEATHSIG, s
 int stockade_accept_nonblocking(int fd, void *addr, unsigned int *addrlen) {
     return accept4(fd, (struct sockaddr *)addr, (socklen_t *)addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 }
+
+int stockade_peer_uid(int fd, unsigned int *uid) {
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return -1;
+    *uid = cred.uid;
+    return 0;
+}

@@ -30,6 +30,12 @@ public enum IPCLimits {
     /// The JSON settings document in Configure.
     public static let maxConfigureLength = 32 * 1024
 
+    /// An operator's command (ControlRequest): one command and an enode URL at most.
+    public static let maxControlRequestLength = 4 * 1024
+    /// The answer to a command (ControlReply): the peer list is the largest, about 300 bytes a
+    /// peer; 60 KiB keeps the frame under the 64 KiB body bound with room for the header.
+    public static let maxControlReplyLength = 60 * 1024
+
     /// Textual IP address: INET6_ADDRSTRLEN - 1, the longest IPv6 text (with embedded IPv4).
     public static let maxAddressTextLength = 45
 

@@ -179,3 +179,37 @@ extension IPCMessage {
         }
     }
 }
+
+extension IPCMessage {
+    /// 0x07, supervisor -> peer manager (request id set): an operator's command from the control
+    /// socket that the peer manager answers (peers, add-peer, remove-peer, trust, untrust,
+    /// disconnect), as the control socket's JSON request line.
+    public struct ControlRequest: Sendable, Hashable, IPCMessageBody {
+        public var json: String
+
+        public init(json: String) { self.json = json }
+
+        func encode(into w: inout IPCBodyWriter) throws(IPCEncodingError) {
+            try w.writeString(json, field: "ControlRequest.json", bound: IPCLimits.maxControlRequestLength)
+        }
+
+        init(from r: inout IPCBodyReader) throws(IPCDecodingError) {
+            json = try r.readString(field: "ControlRequest.json", bound: IPCLimits.maxControlRequestLength)
+        }
+    }
+
+    /// 0x08, peer manager -> supervisor (the request's id): the JSON reply line for the client.
+    public struct ControlReply: Sendable, Hashable, IPCMessageBody {
+        public var json: String
+
+        public init(json: String) { self.json = json }
+
+        func encode(into w: inout IPCBodyWriter) throws(IPCEncodingError) {
+            try w.writeString(json, field: "ControlReply.json", bound: IPCLimits.maxControlReplyLength)
+        }
+
+        init(from r: inout IPCBodyReader) throws(IPCDecodingError) {
+            json = try r.readString(field: "ControlReply.json", bound: IPCLimits.maxControlReplyLength)
+        }
+    }
+}

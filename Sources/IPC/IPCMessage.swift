@@ -8,6 +8,8 @@ public enum IPCMessage: Sendable, Hashable {
     case configure(Configure)
     case shutdown(Shutdown)
     case peerEvent(PeerEvent)
+    case controlRequest(ControlRequest)
+    case controlReply(ControlReply)
     // Acceptor <-> worker.
     case inboundConnection(InboundConnection)
     case handshakeSlotFreed(HandshakeSlotFreed)
@@ -28,6 +30,8 @@ public enum IPCMessage: Sendable, Hashable {
         case .configure: return .configure
         case .shutdown: return .shutdown
         case .peerEvent: return .peerEvent
+        case .controlRequest: return .controlRequest
+        case .controlReply: return .controlReply
         case .inboundConnection: return .inboundConnection
         case .handshakeSlotFreed: return .handshakeSlotFreed
         case .checkPostHandshake: return .checkPostHandshake
@@ -50,6 +54,8 @@ public enum IPCMessage: Sendable, Hashable {
         case .configure(let m): try m.encode(into: &writer)
         case .shutdown(let m): try m.encode(into: &writer)
         case .peerEvent(let m): try m.encode(into: &writer)
+        case .controlRequest(let m): try m.encode(into: &writer)
+        case .controlReply(let m): try m.encode(into: &writer)
         case .inboundConnection(let m): try m.encode(into: &writer)
         case .handshakeSlotFreed(let m): try m.encode(into: &writer)
         case .checkPostHandshake(let m): try m.encode(into: &writer)
@@ -74,6 +80,8 @@ public enum IPCMessage: Sendable, Hashable {
         case .configure: message = .configure(try Configure(from: &reader))
         case .shutdown: message = .shutdown(try Shutdown(from: &reader))
         case .peerEvent: message = .peerEvent(try PeerEvent(from: &reader))
+        case .controlRequest: message = .controlRequest(try ControlRequest(from: &reader))
+        case .controlReply: message = .controlReply(try ControlReply(from: &reader))
         case .inboundConnection: message = .inboundConnection(try InboundConnection(from: &reader))
         case .handshakeSlotFreed: message = .handshakeSlotFreed(try HandshakeSlotFreed(from: &reader))
         case .checkPostHandshake: message = .checkPostHandshake(try CheckPostHandshake(from: &reader))

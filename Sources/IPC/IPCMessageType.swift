@@ -16,6 +16,8 @@ public enum IPCMessageType: UInt8, Sendable, Hashable, CaseIterable, CustomStrin
     case configure = 0x04
     case shutdown = 0x05
     case peerEvent = 0x06
+    case controlRequest = 0x07
+    case controlReply = 0x08
     // Acceptor <-> worker.
     case inboundConnection = 0x10
     case handshakeSlotFreed = 0x11
@@ -47,6 +49,8 @@ public enum IPCMessageType: UInt8, Sendable, Hashable, CaseIterable, CustomStrin
         case .configure: return "Configure"
         case .shutdown: return "Shutdown"
         case .peerEvent: return "PeerEvent"
+        case .controlRequest: return "ControlRequest"
+        case .controlReply: return "ControlReply"
         case .inboundConnection: return "InboundConnection"
         case .handshakeSlotFreed: return "HandshakeSlotFreed"
         case .checkPostHandshake: return "CheckPostHandshake"
@@ -71,8 +75,8 @@ public enum IPCMessageType: UInt8, Sendable, Hashable, CaseIterable, CustomStrin
 
     public var requestIDRule: RequestIDRule {
         switch self {
-        case .checkPostHandshake, .checkAddPeer: return .request
-        case .checkVerdict: return .reply
+        case .checkPostHandshake, .checkAddPeer, .controlRequest: return .request
+        case .checkVerdict, .controlReply: return .reply
         default: return .none
         }
     }
@@ -89,7 +93,8 @@ public enum IPCMessageType: UInt8, Sendable, Hashable, CaseIterable, CustomStrin
         switch self {
         case .childReady, .heartbeat: return Self.children
         case .attachChannel, .configure, .shutdown: return [.supervisor]
-        case .peerEvent: return [.peerManager]
+        case .peerEvent, .controlReply: return [.peerManager]
+        case .controlRequest: return [.supervisor]
         case .inboundConnection: return [.acceptor]
         case .handshakeSlotFreed: return [.worker]
         case .checkPostHandshake, .checkAddPeer, .peerHandoff, .handshakeAborted, .dialFailed:
@@ -101,7 +106,8 @@ public enum IPCMessageType: UInt8, Sendable, Hashable, CaseIterable, CustomStrin
     /// The processes that may receive this type.
     public var receivers: Set<IPCEndpoint> {
         switch self {
-        case .childReady, .heartbeat, .peerEvent: return [.supervisor]
+        case .childReady, .heartbeat, .peerEvent, .controlReply: return [.supervisor]
+        case .controlRequest: return [.peerManager]
         case .attachChannel, .configure, .shutdown: return Self.children
         case .inboundConnection: return [.worker]
         case .handshakeSlotFreed: return [.acceptor]

@@ -34,6 +34,8 @@ final class PeerChannelHandler: ChannelInboundHandler {
     private var unwritableSince: NIODeadline?
     private var closeReason: (DisconnectReason, Bool)?
     private(set) var lastRTT: TimeAmount?
+    private(set) var bytesIn: UInt64 = 0
+    private(set) var bytesOut: UInt64 = 0
     private var pingSentAt: NIODeadline?
     private var lastPingSent: NIODeadline = .now()
 
@@ -68,6 +70,7 @@ final class PeerChannelHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         onTraffic(buffer.readableBytes, 0)
+        bytesIn += UInt64(buffer.readableBytes)
         buffer.withUnsafeReadableBytes { codec.feed($0) }
         lastRead = .now()
         drainFrames()
@@ -165,6 +168,7 @@ final class PeerChannelHandler: ChannelInboundHandler {
         do {
             let bytes = try codec.encode(try messages.encode(message.message))
             onTraffic(0, bytes.count)
+            bytesOut += UInt64(bytes.count)
             context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: promise)
         } catch {
             promise?.fail(error)

@@ -16,6 +16,7 @@ final class PeerCounters: Sendable {
         var bytesIn: UInt64 = 0
         var bytesOut: UInt64 = 0
         var loopAlive: ContinuousClock.Instant = .now
+        var runLoopLagMicroseconds: UInt64 = 0
     }
 
     private let box = NIOLockedValueBox(Snapshot())

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import ChildRuntime
+import Control
 import DevP2P
 import IPC
 import NIOCore
@@ -46,7 +47,8 @@ public final class PeerManager {
                     .init(name: "dials_total", value: s.dialsStarted),
                     .init(name: "dials_failed_total", value: s.dialsFailed),
                     .init(name: "bytes_in_total", value: s.bytesIn),
-                    .init(name: "bytes_out_total", value: s.bytesOut)]
+                    .init(name: "bytes_out_total", value: s.bytesOut),
+                    .init(name: "run_loop_lag_us", value: s.runLoopLagMicroseconds)]
         }
     }
 
@@ -70,6 +72,17 @@ public final class PeerManager {
             }
         case .attachChannel(let a) where a.neighbourRole == .worker && frame.descriptors.count == 1:
             attachWorker(Int(a.neighbourIndex), fd: frame.descriptors[0])
+        case .controlRequest(let r):
+            let requestID = frame.requestID
+            let reply: @Sendable (Control.ControlReply) -> Void = { [mailbox = outbox] reply in
+                let json = String(decoding: ControlCoding.line(reply).dropLast(), as: UTF8.self)
+                mailbox?.post(.toSupervisor(.controlReply(.init(json: String(json.prefix(IPCLimits.maxControlReplyLength)))), requestID: requestID))
+            }
+            guard let request = try? ControlCoding.decode(Control.ControlRequest.self, Array(r.json.utf8)) else {
+                reply(.failure("unreadable control request"))
+                return
+            }
+            runLoop.eventLoop.execute { [runLoop] in reply(runLoop.control(request)) }
         default:
             frame.descriptors.forEach { _ = close($0) }
             child.log("unexpected control message \(frame.message.type)")
@@ -110,8 +123,8 @@ public final class PeerManager {
         switch out {
         case .toWorker(let index, let message, let requestID):
             try? workers[index]?.send(message, requestID: requestID)
-        case .toSupervisor(let message):
-            try? child.control.send(message)
+        case .toSupervisor(let message, let requestID):
+            try? child.control.send(message, requestID: requestID)
         case .finished:
             if stopping { child.loop.stop() }
         }

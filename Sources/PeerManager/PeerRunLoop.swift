@@ -8,11 +8,13 @@ import NIOCore
 import NIOPosix
 import NodeConfig
 import RLPxFrame
+import Control
+import Foundation
 
 /// What the run loop asks the IPC side to send.
 enum Outgoing: Sendable {
     case toWorker(Int, IPCMessage, requestID: UInt32)
-    case toSupervisor(IPCMessage)
+    case toSupervisor(IPCMessage, requestID: UInt32 = 0)
     /// Every peer is gone after a shutdown: the process may exit.
     case finished
 }
@@ -31,6 +33,7 @@ final class PeerRunLoop: @unchecked Sendable {
         let clientID: String
         let capabilities: [IPCMessage.Capability]
         let since: ContinuousClock.Instant
+        let connectedAt: Date
     }
 
     let eventLoop: EventLoop
@@ -46,12 +49,16 @@ final class PeerRunLoop: @unchecked Sendable {
     private var nextDial: UInt64 = 1 << 63
     private var nextWorker = 0
     private var shuttingDown = false
+    /// When the next tick should run, to measure how late the loop is (run-loop lag).
+    private var nextTickDue: NIODeadline = .now() + PeerRunLoop.tickInterval
+    /// The run loop's housekeeping period (dials due, liveness stamp, lag sample).
+    static let tickInterval: TimeAmount = .milliseconds(250)
 
     init(eventLoop: EventLoop, counters: PeerCounters, send: @escaping @Sendable (Outgoing) -> Void) {
         self.eventLoop = eventLoop
         self.counters = counters
         self.send = send
-        eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(250), delay: .milliseconds(250)) { [weak self] _ in
+        eventLoop.scheduleRepeatedTask(initialDelay: Self.tickInterval, delay: Self.tickInterval) { [weak self] _ in
             self?.tick()
         }
     }
@@ -181,7 +188,7 @@ final class PeerRunLoop: @unchecked Sendable {
                 case .success(let channel):
                     peers[nodeID] = LivePeer(channel: channel, handler: handler, connectionID: h.connectionID, direction: h.direction,
                                              remoteAddress: h.remoteAddress, remotePort: h.remotePort, clientID: h.clientID,
-                                             capabilities: h.capabilities, since: .now)
+                                             capabilities: h.capabilities, since: .now, connectedAt: Date())
                     dials.connected(nodeID: nodeID)
                     counters.update {
                         $0.added += 1
@@ -215,7 +222,13 @@ final class PeerRunLoop: @unchecked Sendable {
     // MARK: dialing and time
 
     private func tick() {
-        counters.update { $0.loopAlive = .now }
+        let now = NIODeadline.now()
+        let lag = max(0, (now - nextTickDue).nanoseconds)
+        nextTickDue = now + Self.tickInterval
+        counters.update {
+            $0.loopAlive = .now
+            $0.runLoopLagMicroseconds = UInt64(lag / 1000)
+        }
         guard !shuttingDown, let set = peerSet, !workers.isEmpty else { return }
         for target in dials.due(now: .now, isPresent: { set.contains($0) }) {
             let ordered = workers.sorted()
@@ -228,6 +241,59 @@ final class PeerRunLoop: @unchecked Sendable {
             send(.toWorker(worker, .dialRequest(.init(connectionID: nextDial, nodeID: target.nodeID, address: target.ip,
                                                       port: target.port)), requestID: 0))
         }
+    }
+
+    // MARK: operator commands (PeerControl.swift)
+
+    var liveNodeIDs: [[UInt8]] { Array(peers.keys) }
+
+    func peerInfos() -> [PeerInfo] {
+        peers.map { id, p in
+            PeerInfo(id: HexText.encode(id), clientID: p.clientID, address: "\(p.remoteAddress):\(p.remotePort)",
+                     direction: p.direction == .inbound ? "inbound" : "outbound", trusted: peerSet?.isTrusted(id) ?? false,
+                     isStatic: dials.isStatic(id), capabilities: p.capabilities.map { "\($0.name)/\($0.version)" },
+                     connectedSince: p.connectedAt.timeIntervalSince1970, bytesIn: p.handler.bytesIn, bytesOut: p.handler.bytesOut)
+        }.sorted { $0.connectedSince < $1.connectedSince }
+    }
+
+    /// go-ethereum's AddPeer with its dial errors checked up front, so the operator hears them.
+    func addStatic(_ url: EnodeURL) -> ControlReply {
+        let id = url.nodeID.bytes
+        if let set = peerSet, id == set.localID { return .failure("cannot add this node itself (dial error: self)") }
+        guard let ip = url.ip else { return .failure("the enode URL has no IP address (dial error: no resolved IP)") }
+        guard url.tcpPort != 0 else { return .failure("the enode URL has no TCP port (dial error: no port)") }
+        let restrict = (settings?.netrestrict ?? []).compactMap(CIDR.init(parsing:))
+        if !restrict.isEmpty && !restrict.contains(where: { $0.contains(ip: ip.description) }) {
+            return .failure("\(ip) is outside netrestrict (dial error: not contained in netrestrict list)")
+        }
+        if dials.isStatic(id) { return .failure("already a static node: \(url.nodeID.hex.prefix(16))…") }
+        dials.add(.init(nodeID: id, ip: ip.description, port: url.tcpPort))
+        if settings?.noDial == true { return .success(ControlResult(message: "added as static, but no_dial is set: it will not be dialed")) }
+        if peers[id] != nil { return .success(ControlResult(message: "added as static; already connected, kept connected from now on")) }
+        return .success(ControlResult(message: "added as static; dialing \(ip):\(url.tcpPort)"))
+    }
+
+    /// go-ethereum's RemovePeer: no longer static, and disconnected if connected.
+    func removeStatic(_ url: EnodeURL) -> ControlReply {
+        let id = url.nodeID.bytes
+        guard dials.isStatic(id) else { return .failure("not a static node: \(url.nodeID.hex.prefix(16))…") }
+        dials.remove(nodeID: id)
+        if peers[id] != nil {
+            disconnectPeer(id, reason: .requested)
+            return .success(ControlResult(message: "removed from static nodes and disconnected"))
+        }
+        return .success(ControlResult(message: "removed from static nodes"))
+    }
+
+    /// True when the trusted set changed.
+    func peerSetTrust(_ id: [UInt8], trusted: Bool) -> Bool {
+        guard peerSet != nil else { return false }
+        if trusted { return peerSet!.trusted.insert(id).inserted }
+        return peerSet!.trusted.remove(id) != nil
+    }
+
+    func disconnectPeer(_ id: [UInt8], reason: DisconnectReason) {
+        peers[id]?.handler.disconnect(reason)
     }
 
     /// Disconnect(reason) to every peer; `.finished` follows once all are closed.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Control
 import Enode
 import Foundation
 import Secp256k1
@@ -25,15 +26,21 @@ struct KeygenCommand: ParsableCommand {
 struct EnodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "enode",
-        abstract: "Print the enode URL of a node key.")
+        abstract: "Print the enode URL of a node key, or of the running daemon.")
 
-    @Option(help: "The node key file.")
-    var key: String
+    @Option(help: "The node key file (without it, ask the running daemon).")
+    var key: String?
 
-    @Option(help: "The address to put in the URL, IP:PORT.")
+    @Option(help: "The address to put in the URL, IP:PORT (with --key).")
     var addr: String = "127.0.0.1:30303"
 
+    @OptionGroup var control: ControlOptions
+
     func run() throws {
+        guard let key else {
+            print(try control.call(ControlRequest(command: .enode)).enode ?? "")
+            return
+        }
         let loaded: LoadedNodeKey
         do { loaded = try NodeKeyFile.load(path: key) } catch { throw ValidationError("cannot load node key \(key): \(error)") }
         let url = try EnodeURL(nodeID: NodeID(publicKey: loaded.key.publicKey), address: addr)

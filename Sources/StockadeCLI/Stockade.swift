@@ -11,8 +11,9 @@ struct Stockade: ParsableCommand {
         """,
         version: "0.1.0",
         subcommands: [
-            RunCommand.self, KeygenCommand.self, EnodeCommand.self, PingCommand.self,
-            CheckConfigCommand.self, ChildCommand.self,
+            RunCommand.self, StatusCommand.self, PeersCommand.self, EventsCommand.self,
+            AddPeerCommand.self, RemovePeerCommand.self, TrustCommand.self, UntrustCommand.self, DisconnectCommand.self,
+            EnodeCommand.self, PingCommand.self, KeygenCommand.self, CheckConfigCommand.self, ChildCommand.self,
         ]
     )
 }

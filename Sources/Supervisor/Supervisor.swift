@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import ChildRuntime
+import Control
 import Enode
 import Foundation
 import IPC
@@ -33,6 +34,16 @@ public final class Supervisor {
     private var exitCode: Int32 = 0
     private var lastHandshakes: UInt64 = 0
     private var handshakesPerSecond: UInt64 = 0
+    private let startedAt = ContinuousClock.now
+    private var enodeURL = ""
+    private var controlServer: ControlServer?
+    private let metrics = NodeMetrics()
+    private var metricsEndpoint: MetricsEndpoint?
+    /// Control commands forwarded to the peer manager, by request id.
+    private var pendingControl: [UInt32: (ControlReply) -> Void] = [:]
+    private var nextControlRequest: UInt32 = 0
+    /// How long a forwarded command may wait for the peer manager's answer.
+    static let controlTimeout: Duration = .seconds(5)
 
     public struct StartupError: Error, CustomStringConvertible {
         public let description: String
@@ -77,6 +88,7 @@ public final class Supervisor {
         // A wildcard listener is reachable on loopback; print an address a local client can dial.
         let shownIP = listenAddress.map { ["0.0.0.0", "::"].contains($0.ipString) ? ($0.family == AF_INET ? "127.0.0.1" : "::1") : $0.ipString }
         let url = EnodeURL(nodeID: id, ip: shownIP.flatMap(IPAddress.init), tcpPort: listenAddress?.port ?? 0)
+        enodeURL = url.description
         FileHandle.standardOutput.write(Data("\(url)\n".utf8))
     }
 
@@ -87,6 +99,7 @@ public final class Supervisor {
         try loop.onSignal(SIGINT) { [unowned self] in stop(reason: "SIGINT") }
         try loop.onSignal(SIGHUP) { [unowned self] in reload() }
 
+        startControlAndMetrics()
         let workers = config.resolvedWorkerCount(cores: ProcessInfo.processInfo.activeProcessorCount)
         slots = [ChildSlot(role: .peerManager, index: 0)]
             + (0..<workers).map { ChildSlot(role: .worker, index: $0) }
@@ -132,7 +145,8 @@ public final class Supervisor {
         slot.ready = false
         let channel: IPCChannel
         do {
-            channel = try IPCChannel(adopting: pair.0, accepting: [.childReady, .heartbeat, .peerEvent])
+            channel = try IPCChannel(adopting: pair.0, accepting: slot.role == .peerManager
+                                     ? [.childReady, .heartbeat, .peerEvent, .controlReply] : [.childReady, .heartbeat])
             try loop.attach(channel)
         } catch {
             log("cannot attach \(slot.name): \(error)")
@@ -206,8 +220,13 @@ public final class Supervisor {
             guard !h.counters.isEmpty || slot.role != .peerManager else { return }
             slot.lastHeartbeat = .now
             for c in h.counters { slot.counters[c.name] = c.value }
+            metrics.heartbeat(slot: slot.name, role: slot.role.argument, counters: slot.counters)
         case .peerEvent(let e):
             logEvent(e)
+            publish(e)
+        case .controlReply(let r):
+            guard let reply = pendingControl.removeValue(forKey: frame.requestID) else { return }
+            reply((try? ControlCoding.decode(ControlReply.self, Array(r.json.utf8))) ?? .failure("unreadable reply from the peer manager"))
         default:
             break
         }
@@ -232,6 +251,7 @@ public final class Supervisor {
             switch slot.policy.childDied(startedAt: slot.startedAt, now: .now) {
             case .restart(let wait):
                 slot.restarts += 1
+                metrics.restarted(role: slot.role.argument)
                 slot.restartTimer = loop.schedule(after: wait) { [unowned self, unowned slot] in start(slot) }
             case .giveUp(let deaths):
                 log("\(slot.name) died \(deaths) times within \(RestartPolicy.crashLoopWindow); giving up")
@@ -267,13 +287,90 @@ public final class Supervisor {
         notifier.watchdog()
     }
 
-    func statusLine() -> String {
+    /// The numbers STATUS= and `stockade status` both show.
+    func nodeStatus() -> NodeStatus {
         let pm = slots.first { $0.role == .peerManager }?.counters ?? [:]
+        let acceptor = slots.first { $0.role == .acceptor }?.counters ?? [:]
         let workers = slots.filter { $0.role == .worker }
-        let up = workers.filter { $0.ready }.count
-        let restarts = slots.reduce(0) { $0 + $1.restarts }
-        return "peers in \(pm["peers_inbound"] ?? 0) out \(pm["peers_outbound"] ?? 0), handshakes \(handshakesPerSecond)/s, "
-            + "workers \(up)/\(workers.count) up, restarts \(restarts)"
+        let up = workers.filter { $0.isHealthy(now: .now) }.count
+        metrics.workers(up: up)
+        return NodeStatus(enode: enodeURL, peersInbound: pm["peers_inbound"] ?? 0, peersOutbound: pm["peers_outbound"] ?? 0,
+                          pendingHandshakes: acceptor["pending"] ?? 0, handshakesPerSecond: handshakesPerSecond,
+                          workersUp: up, workersTotal: workers.count, restarts: slots.reduce(0) { $0 + $1.restarts },
+                          staticNodes: config.peers.static.count, trustedNodes: config.peers.trusted.count,
+                          uptimeSeconds: Double((ContinuousClock.now - startedAt).components.seconds))
+    }
+
+    func statusLine() -> String { nodeStatus().line }
+
+    // MARK: control socket and metrics
+
+    private func startControlAndMetrics() {
+        do {
+            let server = try ControlServer(path: config.resolvedControlSocket, loop: loop)
+            server.handler = { [unowned self] request, reply in control(request, reply: reply) }
+            controlServer = server
+            log("control socket \(config.resolvedControlSocket)")
+        } catch {
+            log("warning: no control socket: \(error)")
+        }
+        if !config.metrics.listen.isEmpty {
+            guard let hp = HostPort.parse(config.metrics.listen), let address = SocketAddress(ip: hp.ip, port: hp.port) else { return }
+            do {
+                metricsEndpoint = try MetricsEndpoint(address: address, loop: loop) { [unowned self] in
+                    _ = nodeStatus()
+                    return metrics.exposition()
+                }
+                log("metrics on http://\(metricsEndpoint!.address)/metrics")
+            } catch {
+                log("warning: no metrics endpoint on \(config.metrics.listen): \(error)")
+            }
+        }
+    }
+
+    private func control(_ request: ControlRequest, reply: @escaping (ControlReply) -> Void) {
+        switch request.command {
+        case .status:
+            reply(.success(ControlResult(status: nodeStatus())))
+        case .enode:
+            reply(.success(ControlResult(enode: enodeURL)))
+        case .events:
+            reply(.success())
+        case .peers, .addPeer, .removePeer, .trust, .untrust, .disconnect:
+            guard let pm = slots.first(where: { $0.role == .peerManager }), let channel = pm.control, pm.ready else {
+                reply(.failure("the peer manager is not running (restarting?); try again"))
+                return
+            }
+            nextControlRequest &+= 1
+            if nextControlRequest == 0 { nextControlRequest = 1 }
+            let id = nextControlRequest
+            let json = String(decoding: ControlCoding.line(request).dropLast(), as: UTF8.self)
+            pendingControl[id] = reply
+            do { try channel.send(.controlRequest(.init(json: json)), requestID: id) } catch {
+                pendingControl[id] = nil
+                reply(.failure("cannot reach the peer manager: \(error)"))
+                return
+            }
+            loop.schedule(after: Self.controlTimeout) { [weak self] in
+                self?.pendingControl.removeValue(forKey: id)?(.failure("the peer manager did not answer within \(Self.controlTimeout)"))
+            }
+        }
+    }
+
+    private func publish(_ e: IPCMessage.PeerEvent) {
+        let kind: String
+        switch e.kind {
+        case .added: kind = "peer-added"
+        case .dropped: kind = "peer-dropped"
+        case .handshakeFailed: kind = "handshake-failed"
+        }
+        let reasonName = e.disconnectReason.map { DisconnectReasonNames.name($0) }
+        if e.kind == .dropped { metrics.peerDropped(reason: reasonName ?? "none") }
+        let by: String? = e.kind == .dropped ? (e.detail.hasPrefix("remote") ? "remote" : "local") : nil
+        controlServer?.publish(ControlEvent(
+            event: kind, id: HexText.encode(e.nodeID), address: e.remoteAddress.isEmpty ? "" : "\(e.remoteAddress):\(e.remotePort)",
+            direction: e.direction == .inbound ? "inbound" : "outbound", reason: reasonName, reasonCode: e.disconnectReason,
+            by: by, detail: e.detail, time: Date().timeIntervalSince1970))
     }
 
     // MARK: stop and reload
@@ -282,6 +379,8 @@ public final class Supervisor {
         guard !stopping else { return }
         stopping = true
         log("stopping (\(reason)): peers get Disconnect(quitting)")
+        controlServer?.shutdown()
+        metricsEndpoint?.shutdown()
         notifier.stopping(status: "stopping: \(reason)")
         for slot in slots { if let t = slot.restartTimer { loop.cancel(t) } }
         // The peer manager first, so every peer hears Quitting; the others then have nothing

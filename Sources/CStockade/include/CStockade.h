@@ -13,6 +13,9 @@ int stockade_set_no_new_privs(void);
 int stockade_set_parent_death_signal(int sig);
 /// accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC.
 int stockade_accept_nonblocking(int fd, void *addr, unsigned int *addrlen);
+/// The uid of the process at the other end of a Unix socket (SO_PEERCRED; struct ucred is
+/// _GNU_SOURCE-only). 0 on success.
+int stockade_peer_uid(int fd, unsigned int *uid);
 
 // --- IPC sockets (ipc_socket.c) ------------------------------------------------------------
 

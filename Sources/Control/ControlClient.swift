@@ -1,0 +1,94 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// The client end of the control socket, for the `stockade` commands.
+public final class ControlClient {
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Where the CLI looks when no --control-socket is given: $STOCKADE_CONTROL_SOCKET, then the
+    /// systemd unit's RuntimeDirectory, then the default state directory's.
+    public static let defaultPaths = ["/run/stockade/control.sock", "/var/lib/stockade/control.sock"]
+
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+
+    public init(path: String?) throws {
+        let candidates = path.map { [$0] } ?? (ProcessInfo.processInfo.environment["STOCKADE_CONTROL_SOCKET"].map { [$0] } ?? Self.defaultPaths)
+        var lastError = "no control socket path"
+        for p in candidates {
+            let s = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            guard s >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))") }
+            var addr = sockaddr_un()
+            addr.sun_family = sa_family_t(AF_UNIX)
+            let bytes = Array(p.utf8)
+            guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else {
+                close(s)
+                throw Failure(description: "control socket path too long: \(p)")
+            }
+            withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: bytes) }
+            let rc = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(s, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            if rc == 0 {
+                fd = s
+                return
+            }
+            lastError = "cannot connect to the control socket \(p): \(String(cString: strerror(errno)))"
+            close(s)
+        }
+        throw Failure(description: lastError + " (is the daemon running? use --control-socket PATH)")
+    }
+
+    deinit { close(fd) }
+
+    /// Sends one request and reads its reply.
+    public func call(_ request: ControlRequest, timeoutSeconds: Int32 = 10) throws -> ControlReply {
+        try send(request)
+        guard let line = try readLine(timeoutSeconds: timeoutSeconds) else {
+            throw Failure(description: "the daemon closed the control connection without a reply")
+        }
+        do { return try ControlCoding.decode(ControlReply.self, line) } catch {
+            throw Failure(description: "unreadable reply from the daemon: \(error)")
+        }
+    }
+
+    public func send(_ request: ControlRequest) throws {
+        let bytes = ControlCoding.line(request)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw Failure(description: "control socket write: \(String(cString: strerror(errno)))")
+            }
+            offset += n
+        }
+    }
+
+    /// The next line (without its newline), nil at end of stream; -1 waits forever.
+    public func readLine(timeoutSeconds: Int32) throws -> [UInt8]? {
+        while true {
+            if let nl = buffer.firstIndex(of: 0x0a) {
+                let line = Array(buffer[..<nl])
+                buffer.removeFirst(nl + 1)
+                return line
+            }
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let rc = poll(&p, 1, timeoutSeconds < 0 ? -1 : timeoutSeconds * 1000)
+            if rc < 0 && errno == EINTR { continue }
+            if rc == 0 { throw Failure(description: "no reply from the daemon within \(timeoutSeconds) s") }
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw Failure(description: "control socket read: \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { return buffer.isEmpty ? nil : { defer { buffer = [] }; return buffer }() }
+            buffer += chunk[0..<n]
+        }
+    }
+}

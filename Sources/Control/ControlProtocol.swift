@@ -1,0 +1,168 @@
+import Foundation
+
+/// The control socket's protocol: one JSON request per line from the client, one JSON reply
+/// per line from the daemon; `events` keeps the connection open and streams one JSON line per
+/// event. Plain JSON lines so `socat` and scripts can speak it too (README, "Control socket").
+public struct ControlRequest: Codable, Sendable, Equatable {
+    public enum Command: String, Codable, Sendable, CaseIterable {
+        case status, peers, enode, events
+        case addPeer = "add-peer", removePeer = "remove-peer"
+        case trust, untrust, disconnect
+    }
+
+    public var command: Command
+    /// enode URL for add-peer, remove-peer, trust, untrust.
+    public var enode: String?
+    /// Node ID (hex, or a unique prefix of at least 8 digits) for disconnect.
+    public var id: String?
+    /// devp2p disconnect reason for disconnect (default requested).
+    public var reason: UInt8?
+
+    public init(command: Command, enode: String? = nil, id: String? = nil, reason: UInt8? = nil) {
+        self.command = command
+        self.enode = enode
+        self.id = id
+        self.reason = reason
+    }
+}
+
+public struct ControlReply: Codable, Sendable, Equatable {
+    public var ok: Bool
+    public var error: String?
+    public var result: ControlResult?
+
+    public init(ok: Bool, error: String? = nil, result: ControlResult? = nil) {
+        self.ok = ok
+        self.error = error
+        self.result = result
+    }
+
+    public static func failure(_ message: String) -> ControlReply { ControlReply(ok: false, error: message) }
+    public static func success(_ result: ControlResult? = nil) -> ControlReply { ControlReply(ok: true, result: result) }
+}
+
+/// What a successful reply carries, by command.
+public struct ControlResult: Codable, Sendable, Equatable {
+    public var status: NodeStatus?
+    public var peers: [PeerInfo]?
+    public var enode: String?
+    public var message: String?
+
+    public init(status: NodeStatus? = nil, peers: [PeerInfo]? = nil, enode: String? = nil, message: String? = nil) {
+        self.status = status
+        self.peers = peers
+        self.enode = enode
+        self.message = message
+    }
+}
+
+/// One live peer as `stockade peers` shows it.
+public struct PeerInfo: Codable, Sendable, Equatable {
+    public var id: String
+    public var clientID: String
+    public var address: String
+    public var direction: String
+    public var trusted: Bool
+    public var `static`: Bool
+    public var capabilities: [String]
+    /// Seconds since the Unix epoch.
+    public var connectedSince: Double
+    public var bytesIn: UInt64
+    public var bytesOut: UInt64
+
+    public init(id: String, clientID: String, address: String, direction: String, trusted: Bool, isStatic: Bool,
+                capabilities: [String], connectedSince: Double, bytesIn: UInt64, bytesOut: UInt64) {
+        self.id = id
+        self.clientID = clientID
+        self.address = address
+        self.direction = direction
+        self.trusted = trusted
+        self.static = isStatic
+        self.capabilities = capabilities
+        self.connectedSince = connectedSince
+        self.bytesIn = bytesIn
+        self.bytesOut = bytesOut
+    }
+}
+
+/// The numbers STATUS= and `stockade status` show (the same ones).
+public struct NodeStatus: Codable, Sendable, Equatable {
+    public var enode: String
+    public var peersInbound: UInt64
+    public var peersOutbound: UInt64
+    public var pendingHandshakes: UInt64
+    public var handshakesPerSecond: UInt64
+    public var workersUp: Int
+    public var workersTotal: Int
+    public var restarts: Int
+    public var staticNodes: Int
+    public var trustedNodes: Int
+    public var uptimeSeconds: Double
+
+    public init(enode: String, peersInbound: UInt64, peersOutbound: UInt64, pendingHandshakes: UInt64, handshakesPerSecond: UInt64,
+                workersUp: Int, workersTotal: Int, restarts: Int, staticNodes: Int, trustedNodes: Int, uptimeSeconds: Double) {
+        self.enode = enode
+        self.peersInbound = peersInbound
+        self.peersOutbound = peersOutbound
+        self.pendingHandshakes = pendingHandshakes
+        self.handshakesPerSecond = handshakesPerSecond
+        self.workersUp = workersUp
+        self.workersTotal = workersTotal
+        self.restarts = restarts
+        self.staticNodes = staticNodes
+        self.trustedNodes = trustedNodes
+        self.uptimeSeconds = uptimeSeconds
+    }
+
+    /// The one-line STATUS= text.
+    public var line: String {
+        "peers in \(peersInbound) out \(peersOutbound), pending \(pendingHandshakes), handshakes \(handshakesPerSecond)/s, "
+            + "workers \(workersUp)/\(workersTotal) up, restarts \(restarts)"
+    }
+}
+
+/// One `stockade events` line.
+public struct ControlEvent: Codable, Sendable, Equatable {
+    /// peer-added, peer-dropped, handshake-failed
+    public var event: String
+    public var id: String
+    public var address: String
+    public var direction: String
+    public var reason: String?
+    public var reasonCode: UInt8?
+    /// For drops: "remote" (the peer sent Disconnect) or "local" (this node decided).
+    public var by: String?
+    public var detail: String
+    public var time: Double
+
+    public init(event: String, id: String, address: String, direction: String, reason: String?, reasonCode: UInt8?,
+                by: String?, detail: String, time: Double) {
+        self.event = event
+        self.id = id
+        self.address = address
+        self.direction = direction
+        self.reason = reason
+        self.reasonCode = reasonCode
+        self.by = by
+        self.detail = detail
+        self.time = time
+    }
+}
+
+/// JSON lines in and out.
+public enum ControlCoding {
+    public static func line<T: Encodable>(_ value: T) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var bytes = Array((try? encoder.encode(value)) ?? Data("{}".utf8))
+        bytes.append(0x0a)
+        return bytes
+    }
+
+    public static func decode<T: Decodable>(_ type: T.Type, _ line: some Collection<UInt8>) throws -> T {
+        try JSONDecoder().decode(type, from: Data(line))
+    }
+
+    /// Longest request line the daemon reads: a request is a command and one enode URL.
+    public static let maximumRequestLength = 4096
+}

@@ -1,0 +1,19 @@
+/// devp2p disconnect reasons by code, as words for events, metrics labels and the CLI
+/// (go-ethereum's DiscReason strings, snake_cased for labels).
+public enum DisconnectReasonNames {
+    public static let byCode: [UInt8: String] = [
+        0x00: "requested", 0x01: "network_error", 0x02: "protocol_error", 0x03: "useless_peer",
+        0x04: "too_many_peers", 0x05: "already_connected", 0x06: "incompatible_version",
+        0x07: "invalid_identity", 0x08: "quitting", 0x09: "unexpected_identity", 0x0a: "self",
+        0x0b: "read_timeout", 0x10: "subprotocol_error",
+    ]
+
+    public static func name(_ code: UInt8) -> String { byCode[code] ?? "unknown_\(code)" }
+
+    /// A reason given on the command line: a name from `byCode` or a number.
+    public static func code(_ text: String) -> UInt8? {
+        if let n = UInt8(text) { return n }
+        let normalized = text.lowercased().replacingOccurrences(of: "-", with: "_")
+        return byCode.first { $0.value == normalized }?.key
+    }
+}

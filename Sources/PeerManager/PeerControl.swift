@@ -1,0 +1,64 @@
+import Control
+import DevP2P
+import Enode
+import Foundation
+import NodeConfig
+
+/// The operator's commands that the run loop answers (go-ethereum's Server.AddPeer,
+/// RemovePeer, AddTrustedPeer, RemoveTrustedPeer, PeersInfo, and a disconnect by ID).
+/// Changes take effect at once; the answer says what happened in words.
+extension PeerRunLoop {
+    func control(_ request: ControlRequest) -> ControlReply {
+        eventLoop.preconditionInEventLoop()
+        switch request.command {
+        case .peers:
+            return .success(ControlResult(peers: peerInfos()))
+        case .addPeer:
+            return withEnode(request) { addStatic($0) }
+        case .removePeer:
+            return withEnode(request) { removeStatic($0) }
+        case .trust:
+            return withEnode(request) { url in
+                guard peerSetTrust(url.nodeID.bytes, trusted: true) else { return .failure("already trusted: \(url.nodeID.hex.prefix(16))…") }
+                return .success(ControlResult(message: "trusted \(url.nodeID.hex.prefix(16))…"))
+            }
+        case .untrust:
+            return withEnode(request) { url in
+                guard peerSetTrust(url.nodeID.bytes, trusted: false) else { return .failure("not a trusted node: \(url.nodeID.hex.prefix(16))…") }
+                return .success(ControlResult(message: "no longer trusted: \(url.nodeID.hex.prefix(16))…"))
+            }
+        case .disconnect:
+            guard let id = request.id?.lowercased(), !id.isEmpty else { return .failure("disconnect needs a node ID") }
+            let reason = DisconnectReason(rawValue: request.reason ?? DisconnectReason.requested.rawValue)
+            switch findPeer(id) {
+            case .none: return .failure("no such peer: \(id)")
+            case .ambiguous(let n): return .failure("ambiguous node ID prefix \(id): \(n) peers match")
+            case .one(let nodeID):
+                disconnectPeer(nodeID, reason: reason)
+                return .success(ControlResult(message: "disconnecting \(HexText.encode(nodeID).prefix(16))… (\(reason))"))
+            }
+        case .status, .enode, .events:
+            return .failure("\(request.command.rawValue) is answered by the supervisor")
+        }
+    }
+
+    private func withEnode(_ request: ControlRequest, _ body: (EnodeURL) -> ControlReply) -> ControlReply {
+        guard let text = request.enode else { return .failure("\(request.command.rawValue) needs an enode URL") }
+        do { return body(try EnodeURL(parsing: text)) } catch {
+            return .failure("not a valid enode URL: \(error)")
+        }
+    }
+
+    enum PeerMatch { case none, one([UInt8]), ambiguous(Int) }
+
+    /// A full node ID, or a unique prefix of at least 8 hex digits.
+    func findPeer(_ hexPrefix: String) -> PeerMatch {
+        guard hexPrefix.count >= 8 else { return .none }
+        let matches = liveNodeIDs.filter { HexText.encode($0).hasPrefix(hexPrefix) }
+        switch matches.count {
+        case 0: return .none
+        case 1: return .one(matches[0])
+        default: return .ambiguous(matches.count)
+        }
+    }
+}

@@ -1,0 +1,192 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Control
+import CStockade
+import Foundation
+import PollLoop
+
+/// The control socket: a Unix stream socket, mode 0600, whose callers must be this user or root
+/// (checked with SO_PEERCRED, as OpenSSH's and systemd's control sockets do). One JSON request
+/// per line; the supervisor answers what it knows and routes the rest to the peer manager.
+final class ControlServer {
+    /// Control connections open at once: enough for scripts and `stockade events` watchers,
+    /// few enough that a runaway client cannot exhaust the supervisor's fds.
+    static let maximumConnections = 32
+    /// An `events` subscriber that stops reading loses its oldest lines past this (erigon's
+    /// lesson: bound every queue toward a slow subscriber and drop oldest, never grow).
+    static let maximumQueuedEventBytes = 256 * 1024
+
+    final class Connection {
+        let fd: Int32
+        var input: [UInt8] = []
+        var output: [UInt8] = []
+        var outputOffset = 0
+        var subscribed = false
+        var closeAfterFlush = false
+        var droppedEvents = 0
+        init(fd: Int32) { self.fd = fd }
+    }
+
+    let path: String
+    private let listenFD: Int32
+    private let loop: PollLoop
+    private var connections: [Int32: Connection] = [:]
+    /// Answers a request; calls `reply` exactly once (now or later).
+    var handler: (ControlRequest, _ reply: @escaping (ControlReply) -> Void) -> Void = { _, reply in reply(.failure("not ready")) }
+
+    struct SetupError: Error, CustomStringConvertible { let description: String }
+
+    init(path: String, loop: PollLoop) throws {
+        self.path = path
+        self.loop = loop
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else {
+            throw SetupError(description: "control socket path too long (\(bytes.count) bytes): \(path)")
+        }
+        withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: bytes) }
+        try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                                 withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        // A socket left by a crashed predecessor would make bind fail; nothing else may live here.
+        var st = stat()
+        if lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFSOCK { unlink(path) }
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SetupError(description: "control socket: \(String(cString: strerror(errno)))") }
+        // Mode 0600 from the start: no window in which another user could connect.
+        let old = umask(0o177)
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        umask(old)
+        guard rc == 0, listen(fd, 16) == 0 else {
+            let e = errno
+            close(fd)
+            throw SetupError(description: "cannot bind control socket \(path): \(String(cString: strerror(e)))")
+        }
+        listenFD = fd
+        try loop.register(fd: fd, interest: .readable) { [unowned self] _ in acceptClients() }
+    }
+
+    func shutdown() {
+        loop.unregister(fd: listenFD)
+        close(listenFD)
+        unlink(path)
+        for c in connections.values { drop(c) }
+    }
+
+    /// Sends one event line to every subscriber.
+    func publish(_ event: ControlEvent) {
+        let line = ControlCoding.line(event)
+        for c in connections.values where c.subscribed {
+            if c.output.count - c.outputOffset + line.count > Self.maximumQueuedEventBytes {
+                // Drop the oldest whole lines until the new one fits.
+                var pending = Array(c.output[c.outputOffset...])
+                while pending.count + line.count > Self.maximumQueuedEventBytes, let nl = pending.firstIndex(of: 0x0a) {
+                    pending.removeFirst(nl + 1)
+                    c.droppedEvents += 1
+                }
+                c.output = pending
+                c.outputOffset = 0
+            }
+            c.output += line
+            flush(c)
+        }
+    }
+
+    // MARK: connections
+
+    private func acceptClients() {
+        while true {
+            let fd = stockade_accept_nonblocking(listenFD, nil, nil)
+            if fd < 0 { return }
+            guard connections.count < Self.maximumConnections else {
+                _ = ControlCoding.line(ControlReply.failure("too many control connections")).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                close(fd)
+                continue
+            }
+            guard Self.callerAllowed(fd) else {
+                _ = ControlCoding.line(ControlReply.failure("permission denied")).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                close(fd)
+                continue
+            }
+            let c = Connection(fd: fd)
+            connections[fd] = c
+            try? loop.register(fd: fd, interest: .readable) { [unowned self, unowned c] events in ready(c, events) }
+        }
+    }
+
+    /// SO_PEERCRED: only our own user or root may steer the daemon.
+    static func callerAllowed(_ fd: Int32) -> Bool {
+        var uid: UInt32 = 0
+        guard stockade_peer_uid(fd, &uid) == 0 else { return false }
+        return uid == 0 || uid == geteuid()
+    }
+
+    private func ready(_ c: Connection, _ events: PollEvents) {
+        if events.contains(.writable) { flush(c) }
+        guard connections[c.fd] != nil, events.allowsRead else { return }
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        let n = chunk.withUnsafeMutableBytes { read(c.fd, $0.baseAddress, $0.count) }
+        if n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) { drop(c); return }
+        guard n > 0 else { return }
+        c.input += chunk[0..<n]
+        while let nl = c.input.firstIndex(of: 0x0a) {
+            let line = Array(c.input[..<nl])
+            c.input.removeFirst(nl + 1)
+            handle(line, from: c)
+        }
+        if c.input.count > ControlCoding.maximumRequestLength {
+            respond(c, .failure("request longer than \(ControlCoding.maximumRequestLength) bytes"))
+            c.closeAfterFlush = true
+            flush(c)
+        }
+    }
+
+    private func handle(_ line: [UInt8], from c: Connection) {
+        let request: ControlRequest
+        do { request = try ControlCoding.decode(ControlRequest.self, line) } catch {
+            respond(c, .failure("not a valid request: \(error)"))
+            return
+        }
+        if request.command == .events {
+            c.subscribed = true
+            respond(c, .success(ControlResult(message: "subscribed")))
+            return
+        }
+        handler(request) { [weak self, weak c] reply in
+            guard let self, let c, self.connections[c.fd] === c else { return }
+            self.respond(c, reply)
+        }
+    }
+
+    private func respond(_ c: Connection, _ reply: ControlReply) {
+        c.output += ControlCoding.line(reply)
+        flush(c)
+    }
+
+    private func flush(_ c: Connection) {
+        while c.outputOffset < c.output.count {
+            let n = c.output[c.outputOffset...].withUnsafeBytes { send(c.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n < 0 {
+                if errno == EAGAIN || errno == EINTR { break }
+                drop(c)
+                return
+            }
+            c.outputOffset += n
+        }
+        if c.outputOffset == c.output.count {
+            c.output = []
+            c.outputOffset = 0
+            if c.closeAfterFlush { drop(c); return }
+        }
+        loop.setInterest(c.output.isEmpty ? .readable : [.readable, .writable], for: c.fd)
+    }
+
+    private func drop(_ c: Connection) {
+        guard connections.removeValue(forKey: c.fd) != nil else { return }
+        loop.unregister(fd: c.fd)
+        close(c.fd)
+    }
+}

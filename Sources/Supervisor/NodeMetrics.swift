@@ -1,0 +1,92 @@
+import Prometheus
+
+/// The node's Prometheus metrics, kept by the supervisor from its children's heartbeat counters
+/// and the peer manager's events. Children restart and their counters start over, so each
+/// counter advances by the delta since the child's previous heartbeat (a smaller value means a
+/// new process: its whole value is the delta). Names follow Prometheus conventions:
+/// `stockade_` prefix, `_total` for counters, units in the name.
+final class NodeMetrics {
+    let registry = PrometheusCollectorRegistry()
+    private var last: [String: UInt64] = [:]
+
+    private lazy var peersInbound = registry.makeGauge(name: "stockade_peers", labels: [("direction", "inbound")], help: "Live peers by direction.")
+    private lazy var peersOutbound = registry.makeGauge(name: "stockade_peers", labels: [("direction", "outbound")], help: "Live peers by direction.")
+    private lazy var pending = registry.makeGauge(name: "stockade_pending_handshakes", help: "Connections in handshakes (acceptor's count).")
+    private lazy var runLoopLag = registry.makeGauge(name: "stockade_run_loop_lag_seconds", help: "How late the peer manager's run loop ran its last tick.")
+    private lazy var workersUp = registry.makeGauge(name: "stockade_workers_up", help: "Handshake workers running and healthy.")
+
+    /// Called with each heartbeat of a child (`slot` names the process: "worker[0]", …).
+    func heartbeat(slot: String, role: String, counters: [String: UInt64]) {
+        for (name, value) in counters {
+            let key = slot + "/" + name
+            let before = last[key] ?? 0
+            last[key] = value
+            let delta = value >= before ? value - before : value
+            if name.hasSuffix("_total") { advance(role: role, counter: name, by: delta) }
+        }
+        switch role {
+        case "peer-manager":
+            peersInbound.set(Double(counters["peers_inbound"] ?? 0))
+            peersOutbound.set(Double(counters["peers_outbound"] ?? 0))
+            runLoopLag.set(Double(counters["run_loop_lag_us"] ?? 0) / 1e6)
+        case "acceptor":
+            pending.set(Double(counters["pending"] ?? 0))
+        default:
+            break
+        }
+    }
+
+    func workers(up: Int) { workersUp.set(Double(up)) }
+
+    func restarted(role: String) {
+        registry.makeCounter(name: "stockade_child_restarts_total", labels: [("role", role)], help: "Child processes restarted by the supervisor.").increment()
+    }
+
+    func peerDropped(reason: String) {
+        registry.makeCounter(name: "stockade_disconnects_total", labels: [("reason", reason)], help: "Peers dropped, by devp2p disconnect reason.").increment()
+    }
+
+    /// The Prometheus text exposition of every metric.
+    func exposition() -> [UInt8] {
+        var out: [UInt8] = []
+        registry.emit(into: &out)
+        return out
+    }
+
+    /// Heartbeat counter names to metric names and labels.
+    private func advance(role: String, counter name: String, by delta: UInt64) {
+        guard delta > 0 else {
+            touch(role: role, counter: name)
+            return
+        }
+        metric(role: role, counter: name)?.increment(by: Int64(clamping: delta))
+    }
+
+    private func touch(role: String, counter name: String) { _ = metric(role: role, counter: name) }
+
+    private func metric(role: String, counter name: String) -> Counter? {
+        switch (role, name) {
+        case ("worker", "handshakes_ok_total"):
+            return registry.makeCounter(name: "stockade_handshakes_total", labels: [("result", "ok"), ("reason", "")], help: "Handshakes by result and failure reason.")
+        case ("worker", let n) where n.hasPrefix("handshakes_failed_") && n != "handshakes_failed_total":
+            let reason = String(n.dropFirst("handshakes_failed_".count).dropLast("_total".count))
+            return registry.makeCounter(name: "stockade_handshakes_total", labels: [("result", "failed"), ("reason", reason)], help: "Handshakes by result and failure reason.")
+        case ("peer-manager", "dials_total"):
+            return registry.makeCounter(name: "stockade_dials_total", labels: [("result", "started")], help: "Dials by result.")
+        case ("peer-manager", "dials_failed_total"):
+            return registry.makeCounter(name: "stockade_dials_total", labels: [("result", "failed")], help: "Dials by result.")
+        case ("peer-manager", "peers_added_total"):
+            return registry.makeCounter(name: "stockade_peers_added_total", help: "Peers that became live.")
+        case ("peer-manager", "bytes_in_total"):
+            return registry.makeCounter(name: "stockade_peer_received_bytes_total", help: "Bytes received from live peers.")
+        case ("peer-manager", "bytes_out_total"):
+            return registry.makeCounter(name: "stockade_peer_sent_bytes_total", help: "Bytes sent to live peers.")
+        case ("acceptor", "accepted_total"):
+            return registry.makeCounter(name: "stockade_inbound_connections_total", labels: [("result", "accepted")], help: "Inbound TCP connections by admission result.")
+        case ("acceptor", "refused_total"):
+            return registry.makeCounter(name: "stockade_inbound_connections_total", labels: [("result", "refused")], help: "Inbound TCP connections by admission result.")
+        default:
+            return nil
+        }
+    }
+}
