@@ -25,6 +25,8 @@ enum Examples {
             "AttachChannel": IPCFrame(.attachChannel(.init(neighbourRole: .peerManager, neighbourIndex: 0))),
             "Configure": IPCFrame(.configure(.init(json: #"{"workers":2}"#))),
             "Shutdown": IPCFrame(.shutdown(.init(disconnectReason: 0x08))),
+            "ControlRequest": IPCFrame(.controlRequest(.init(json: #"{"command":"peers"}"#)), requestID: 5),
+            "ControlReply": IPCFrame(.controlReply(.init(json: #"{"ok":true}"#)), requestID: 5),
             "PeerEvent": IPCFrame(.peerEvent(.init(
                 kind: .dropped, nodeID: nodeID, remoteAddress: "192.0.2.7", remotePort: 30303,
                 direction: .outbound, disconnectReason: 0x04, detail: "too many peers"))),
