@@ -94,9 +94,12 @@ let package = Package(
         .testTarget(name: "SnappyTests", dependencies: ["Snappy", "TestVectors"]),
         .testTarget(name: "DevP2PTests", dependencies: ["DevP2P", "RLPxFrame", "RLPxHandshake", "Secp256k1", "Enode", "RLP", "TestVectors"]),
         .testTarget(name: "NodeConfigTests", dependencies: ["NodeConfig", "TestVectors"]),
+        .testTarget(name: "PeerManagerTests", dependencies: ["PeerManager", "DevP2P", "Control"]),
+        .testTarget(name: "AcceptorTests", dependencies: ["Acceptor", "NodeConfig"]),
+        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Control"]),
         .testTarget(name: "DaemonTests", dependencies: [
             "DevP2P", "RLPxHandshake", "RLPxFrame", "Secp256k1", "Enode", "IPC", "CStockade", "TestVectors",
-            "PeerLink", "Sockets",
+            "PeerLink", "Sockets", "Control", "NodeConfig",
         ]),
         .testTarget(name: "IPCTests", dependencies: ["IPC", "PollLoop", "CStockade", "TestVectors"]),
     ]

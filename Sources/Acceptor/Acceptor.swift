@@ -17,7 +17,7 @@ public final class Acceptor {
     private let child: ChildProcess
     private let listeners: [Int32]
     private var settings: AcceptorSettings?
-    private var admission = InboundAdmission(netrestrict: [])
+    private var admission = InboundAdmission()
     private var workers = WorkerRoster()
     private var accepting = false
     private var nextConnection: UInt64 = 0
@@ -53,7 +53,8 @@ public final class Acceptor {
             do {
                 let s = try RoleSettingsCoding.decode(AcceptorSettings.self, from: c.json)
                 settings = s
-                admission = InboundAdmission(netrestrict: s.netrestrict.compactMap(CIDR.init(parsing:)))
+                // A reload keeps what was learned about sources only if the rules are the same.
+                admission = InboundAdmission(settings: s)
                 updateAccepting()
             } catch {
                 child.log("bad Configure from supervisor: \(error)")
@@ -67,7 +68,7 @@ public final class Acceptor {
     }
 
     private func attachWorker(index: Int, fd: Int32) {
-        workers.remove(index: index)?.close()
+        if let old = workers.remove(index: index) { workerLost(old) }
         let channel: IPCChannel
         do {
             channel = try IPCChannel(adopting: fd, accepting: [.handshakeSlotFreed])
@@ -78,8 +79,17 @@ public final class Acceptor {
         }
         channel.onFrame = { [unowned self] frame in
             if case .handshakeSlotFreed(let freed) = frame.message {
-                workers.release(connectionID: freed.connectionID, worker: index)
-                if freed.outcome == .handedOff { stats.handedOff += 1 } else { stats.failed += 1 }
+                let source = workers.release(connectionID: freed.connectionID, worker: index)
+                switch freed.outcome {
+                case .handedOff: stats.handedOff += 1
+                case .failed: stats.failed += 1
+                case .protocolViolation:
+                    stats.failed += 1
+                    if let ip = source?.ip { admission.failed(ip, offence: .protocolViolation, now: .now) }
+                case .timedOut:
+                    stats.failed += 1
+                    if let ip = source?.ip { admission.failed(ip, offence: .timeout, now: .now) }
+                }
                 updateAccepting()
             }
         }
@@ -87,12 +97,19 @@ public final class Acceptor {
             // A broken worker: its handshakes died with it; stop routing to it until the
             // supervisor attaches its successor.
             child.log("worker \(index) channel broken: \(error)")
-            if workers.channel(index: index) === channel { workers.remove(index: index) }
+            if workers.channel(index: index) === channel, let lost = workers.remove(index: index) { workerLost(lost) }
             channel.close()
             updateAccepting()
         }
         workers.add(index: index, channel: channel)
         updateAccepting()
+    }
+
+    /// A worker went away with its handshakes: their sources are noted (a source present at
+    /// repeated worker deaths is penalised) and their slots are free.
+    private func workerLost(_ worker: WorkerRoster.Worker) {
+        worker.channel.close()
+        for p in worker.pending.values { admission.inFlightOnWorkerDeath(p.ip, now: .now) }
     }
 
     // MARK: accepting
@@ -126,7 +143,8 @@ public final class Acceptor {
             }
             guard let remote = SocketAddress(storage: storage) else { close(fd); continue }
             stats.accepted += 1
-            if let reason = admission.refusal(for: remote.ipString) {
+            if let reason = admission.refusal(for: remote.ipString, untrustedPending: workers.untrustedPending,
+                                              maxPending: maxPending, now: .now) {
                 stats.refused += 1
                 child.log("refused \(remote): \(reason)")
                 close(fd)
@@ -137,7 +155,8 @@ public final class Acceptor {
             do {
                 try worker.channel.send(.inboundConnection(.init(connectionID: id, remoteAddress: remote.ipString,
                                                                  remotePort: remote.port)), transferring: [fd])
-                workers.assign(connectionID: id, worker: worker.index)
+                workers.assign(connectionID: id, worker: worker.index,
+                               .init(ip: remote.ipString, trusted: admission.isTrusted(remote.ipString)))
             } catch {
                 child.log("cannot hand \(remote) to worker \(worker.index): \(error)")
             }

@@ -1,15 +1,72 @@
 import NodeConfig
 
-/// The acceptor's address checks before a connection costs a handshake: go-ethereum's
-/// listenLoop/checkInboundConn (NetRestrict allowlist).
+/// The acceptor's checks on a source address before its connection costs a handshake:
+/// go-ethereum's checkInboundConn (NetRestrict, the inbound throttle for non-LAN addresses),
+/// per-source penalties, and the pending slots kept for trusted nodes' addresses. Pure state;
+/// the acceptor gives the time.
 struct InboundAdmission {
-    let netrestrict: [CIDR]
+    /// A source in flight on two worker deaths within this window is taken to crash workers.
+    static let crashWindow: Duration = .seconds(600)
 
-    /// Why `ip` may not connect, or nil.
-    func refusal(for ip: String) -> String? {
+    let netrestrict: [CIDR]
+    let throttleLAN: Bool
+    let penaltiesEnabled: Bool
+    let trustedAddresses: Set<String>
+    let trustedPendingSlots: Int
+    private var throttle: InboundThrottle
+    private(set) var penalties: SourcePenalties
+    private var crashSightings: [String: [ContinuousClock.Instant]] = [:]
+
+    init(settings: AcceptorSettings? = nil) {
+        netrestrict = (settings?.netrestrict ?? []).compactMap(CIDR.init(parsing:))
+        throttleLAN = settings?.throttleLAN ?? false
+        penaltiesEnabled = settings?.penalties ?? false
+        trustedAddresses = Set(settings?.trustedAddresses ?? [])
+        trustedPendingSlots = settings?.trustedPendingSlots ?? 0
+        throttle = InboundThrottle(window: .milliseconds(settings?.inboundThrottleMs ?? 0))
+        penalties = SourcePenalties(exempt: (settings?.penaltyExempt ?? []).compactMap(CIDR.init(parsing:)))
+    }
+
+    func isTrusted(_ ip: String) -> Bool { trustedAddresses.contains(ip) }
+
+    /// Why `ip` may not connect now, or nil. `untrustedPending` is how many untrusted
+    /// connections are in handshakes; `maxPending` the acceptor's limit.
+    mutating func refusal(for ip: String, untrustedPending: Int, maxPending: Int, now: ContinuousClock.Instant) -> String? {
         if !netrestrict.isEmpty && !netrestrict.contains(where: { $0.contains(ip: ip) }) {
             return "not in netrestrict"
         }
+        let trusted = isTrusted(ip)
+        if !trusted && untrustedPending >= maxPending - trustedPendingSlots {
+            return "remaining handshake slots are kept for trusted nodes"
+        }
+        if penaltiesEnabled, let seconds = penalties.refusal(ip, now: now) {
+            return "penalised for \(Int(seconds.rounded(.up))) s more (earlier connections misbehaved)"
+        }
+        // go-ethereum's throttle: LAN addresses (and trusted nodes) are spared.
+        if !trusted && (throttleLAN || !LANAddresses.contains(ip)) && throttle.isThrottled(ip, now: now) {
+            return "too many attempts (connected within the inbound throttle window)"
+        }
         return nil
+    }
+
+    /// A handshake from `ip` failed in a way that counts against it.
+    mutating func failed(_ ip: String, offence: SourcePenalties.Offence, now: ContinuousClock.Instant) {
+        guard penaltiesEnabled else { return }
+        penalties.record(offence, source: ip, now: now)
+    }
+
+    /// `ip` had a handshake in flight on a worker that died. Twice within `crashWindow` is a
+    /// crash offence: one death may be an operator's kill or an unrelated bug, a repeat points
+    /// at the source.
+    mutating func inFlightOnWorkerDeath(_ ip: String, now: ContinuousClock.Instant) {
+        guard penaltiesEnabled else { return }
+        var seen = (crashSightings[ip] ?? []).filter { now - $0 < Self.crashWindow }
+        seen.append(now)
+        crashSightings[ip] = seen
+        if seen.count >= 2 {
+            penalties.record(.crash, source: ip, now: now)
+            crashSightings[ip] = nil
+        }
+        if crashSightings.count > InboundThrottle.capacity { crashSightings.removeAll() }
     }
 }

@@ -2,10 +2,16 @@ import IPC
 
 /// The live workers the acceptor routes to, with the connections each has in handshake.
 struct WorkerRoster {
+    /// A connection in a worker's handshake: where it came from.
+    struct Pending {
+        let ip: String
+        let trusted: Bool
+    }
+
     struct Worker {
         let index: Int
         let channel: IPCChannel
-        var pending: Set<UInt64> = []
+        var pending: [UInt64: Pending] = [:]
     }
 
     private var workers: [Int: Worker] = [:]
@@ -13,12 +19,13 @@ struct WorkerRoster {
     var isEmpty: Bool { workers.isEmpty }
     var count: Int { workers.count }
     var pendingTotal: Int { workers.values.reduce(0) { $0 + $1.pending.count } }
+    var untrustedPending: Int { workers.values.reduce(0) { $0 + $1.pending.values.filter { !$0.trusted }.count } }
 
     mutating func add(index: Int, channel: IPCChannel) { workers[index] = Worker(index: index, channel: channel) }
 
     /// Forgets a worker; its pending slots are free again (its handshakes died with it).
     @discardableResult
-    mutating func remove(index: Int) -> IPCChannel? { workers.removeValue(forKey: index)?.channel }
+    mutating func remove(index: Int) -> Worker? { workers.removeValue(forKey: index) }
 
     func channel(index: Int) -> IPCChannel? { workers[index]?.channel }
 
@@ -27,7 +34,7 @@ struct WorkerRoster {
         workers.values.min { ($0.pending.count, $0.index) < ($1.pending.count, $1.index) }
     }
 
-    mutating func assign(connectionID: UInt64, worker: Int) { workers[worker]?.pending.insert(connectionID) }
+    mutating func assign(connectionID: UInt64, worker: Int, _ p: Pending) { workers[worker]?.pending[connectionID] = p }
 
-    mutating func release(connectionID: UInt64, worker: Int) { workers[worker]?.pending.remove(connectionID) }
+    mutating func release(connectionID: UInt64, worker: Int) -> Pending? { workers[worker]?.pending.removeValue(forKey: connectionID) }
 }

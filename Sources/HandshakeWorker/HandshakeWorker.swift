@@ -365,7 +365,16 @@ public final class HandshakeWorker {
             }
             try? peerManager?.send(.dialFailed(.init(connectionID: c.id, nodeID: nodeID, kind: kind, detail: String(failure.description.prefix(256)))))
         }
-        freeSlot(c, outcome: .failed)
+        freeSlot(c, outcome: Self.outcome(of: failure))
+    }
+
+    /// How the acceptor should count a failure toward the source's penalty.
+    static func outcome(of failure: SetupFailure) -> IPCMessage.HandshakeSlotFreed.Outcome {
+        switch failure {
+        case .handshake, .frame, .hello, .unexpectedIdentity, .protocolViolation: return .protocolViolation
+        case .timeout: return .timedOut
+        case .rejected, .remoteDisconnected, .io: return .failed
+        }
     }
 
     private func forget(_ c: HandshakeConnection) {

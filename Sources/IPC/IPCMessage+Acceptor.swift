@@ -33,7 +33,13 @@ extension IPCMessage {
     public struct HandshakeSlotFreed: Sendable, Hashable, IPCMessageBody {
         public enum Outcome: UInt8, Sendable, Hashable, CaseIterable {
             case handedOff = 0
+            /// Failed for a benign reason: refused by a check, closed or reset by the remote.
             case failed = 1
+            /// The remote sent bytes that are not the protocol (bad handshake, bad frame,
+            /// bad Hello): counts toward the source's penalty.
+            case protocolViolation = 2
+            /// The remote let the handshake deadline pass: a small penalty.
+            case timedOut = 3
         }
 
         public var connectionID: UInt64

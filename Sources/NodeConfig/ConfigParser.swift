@@ -41,7 +41,9 @@ enum ConfigParser {
             r.string(t, "node", "key_file", &c.node.keyFile) { _ in nil }
             r.strings(t, "node", "listen", &c.node.listen) { HostPort.parse($0) == nil ? "not an IP:port address: \($0)" : nil }
         }
-        reader.section(table, "peers", known: ["max_peers", "max_pending", "dial_ratio", "no_dial", "static", "trusted", "netrestrict"], strict: strict) { r, t in
+        reader.section(table, "peers", known: ["max_peers", "max_pending", "dial_ratio", "no_dial", "static", "trusted", "netrestrict",
+                                                  "inbound_throttle_ms", "throttle_lan", "penalties", "penalty_exempt",
+                                                  "trusted_pending_slots"], strict: strict) { r, t in
             r.int(t, "peers", "max_peers", &c.peers.maxPeers, 0...100_000)
             r.int(t, "peers", "max_pending", &c.peers.maxPending, 1...10_000)
             r.int(t, "peers", "dial_ratio", &c.peers.dialRatio, 1...1_000)
@@ -49,6 +51,11 @@ enum ConfigParser {
             r.strings(t, "peers", "static", &c.peers.static, check: ConfigParser.enodeProblem)
             r.strings(t, "peers", "trusted", &c.peers.trusted, check: ConfigParser.enodeProblem)
             r.strings(t, "peers", "netrestrict", &c.peers.netrestrict) { CIDR(parsing: $0) == nil ? "not a CIDR network: \($0)" : nil }
+            r.int(t, "peers", "inbound_throttle_ms", &c.peers.inboundThrottleMs, 0...3_600_000)
+            r.bool(t, "peers", "throttle_lan", &c.peers.throttleLAN)
+            r.bool(t, "peers", "penalties", &c.peers.penalties)
+            r.strings(t, "peers", "penalty_exempt", &c.peers.penaltyExempt) { CIDR(parsing: $0) == nil ? "not a CIDR network: \($0)" : nil }
+            r.int(t, "peers", "trusted_pending_slots", &c.peers.trustedPendingSlots, 0...10_000)
         }
         reader.section(table, "workers", known: ["count", "handshake_timeout_ms"], strict: strict) { r, t in
             r.int(t, "workers", "count", &c.workers.count, 0...64)
@@ -68,6 +75,9 @@ enum ConfigParser {
         }
         for key in table.keys where !["node", "peers", "workers", "timeouts", "control", "metrics"].contains(key) {
             reader.issue(key, "unknown table or key (known tables: node, peers, workers, timeouts, control, metrics)")
+        }
+        if c.peers.trustedPendingSlots >= c.peers.maxPending && !c.peers.trusted.isEmpty {
+            reader.issue("peers.trusted_pending_slots", "must be below peers.max_pending, or untrusted peers could never connect")
         }
         if c.peers.maxPeers > 0 && c.timeouts.pingIntervalMs >= c.timeouts.readTimeoutMs {
             reader.issue("timeouts.ping_interval_ms", "must be below timeouts.read_timeout_ms, or idle peers are dropped between pings")
@@ -96,7 +106,8 @@ extension NodeConfig {
     /// Only used while parsing the embedded defaults, which set every field.
     static let placeholder = NodeConfig(
         node: .init(name: "", stateDir: "", keyFile: "", listen: []),
-        peers: .init(maxPeers: 0, maxPending: 0, dialRatio: 0, noDial: false, static: [], trusted: [], netrestrict: []),
+        peers: .init(maxPeers: 0, maxPending: 0, dialRatio: 0, noDial: false, static: [], trusted: [], netrestrict: [],
+                     inboundThrottleMs: 0, throttleLAN: false, penalties: false, penaltyExempt: [], trustedPendingSlots: 0),
         workers: .init(count: 0, handshakeTimeoutMs: 0),
         timeouts: .init(pingIntervalMs: 0, readTimeoutMs: 0, writeTimeoutMs: 0, dialTimeoutMs: 0),
         control: .init(socket: ""), metrics: .init(listen: ""))

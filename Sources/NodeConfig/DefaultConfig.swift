@@ -30,6 +30,18 @@ extension NodeConfig {
     trusted = []
     # CIDR allowlist for inbound and outbound peers; empty allows all (go-ethereum's NetRestrict).
     netrestrict = []
+    # go-ethereum's inboundThrottleTime: an address that connected this recently is refused.
+    inbound_throttle_ms = 30000
+    # go-ethereum spares LAN addresses (loopback, private ranges) from the throttle; true throttles them too.
+    throttle_lan = false
+    # Per-source penalties (as OpenSSH's PerSourcePenalties) for addresses whose connections send
+    # garbage, stall handshakes or take workers down with them.
+    penalties = true
+    # CIDRs never penalised (OpenSSH's PerSourcePenaltyExemptList).
+    penalty_exempt = []
+    # Handshake slots (of max_pending) kept for the addresses of trusted nodes, so passive
+    # connections cannot take every slot from them (go-ethereum issue 29329).
+    trusted_pending_slots = 5
 
     [workers]
     # Handshake worker processes; 0 means one per core, at least 2.

@@ -15,6 +15,11 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         public var `static`: [String]
         public var trusted: [String]
         public var netrestrict: [String]
+        public var inboundThrottleMs: Int
+        public var throttleLAN: Bool
+        public var penalties: Bool
+        public var penaltyExempt: [String]
+        public var trustedPendingSlots: Int
     }
     public struct Workers: Codable, Sendable, Equatable {
         public var count: Int

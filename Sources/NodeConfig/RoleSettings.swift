@@ -5,9 +5,23 @@ import Foundation
 public struct AcceptorSettings: Codable, Sendable, Equatable {
     public var maxPending: Int
     public var netrestrict: [String]
-    public init(maxPending: Int, netrestrict: [String]) {
-        self.maxPending = maxPending
-        self.netrestrict = netrestrict
+    public var inboundThrottleMs: Int
+    public var throttleLAN: Bool
+    public var penalties: Bool
+    public var penaltyExempt: [String]
+    /// IP addresses of the trusted nodes' enode URLs, and the pending slots kept for them.
+    public var trustedAddresses: [String]
+    public var trustedPendingSlots: Int
+
+    public init(config: NodeConfig, trustedAddresses: [String]) {
+        maxPending = config.peers.maxPending
+        netrestrict = config.peers.netrestrict
+        inboundThrottleMs = config.peers.inboundThrottleMs
+        throttleLAN = config.peers.throttleLAN
+        penalties = config.peers.penalties
+        penaltyExempt = config.peers.penaltyExempt
+        self.trustedAddresses = trustedAddresses
+        trustedPendingSlots = trustedAddresses.isEmpty ? 0 : config.peers.trustedPendingSlots
     }
 }
 

@@ -170,7 +170,8 @@ public final class Supervisor {
         let json: String
         switch slot.role {
         case .acceptor:
-            json = RoleSettingsCoding.encode(AcceptorSettings(maxPending: config.peers.maxPending, netrestrict: config.peers.netrestrict))
+            let trustedIPs = config.peers.trusted.compactMap { try? EnodeURL(parsing: $0).ip?.description }
+            json = RoleSettingsCoding.encode(AcceptorSettings(config: config, trustedAddresses: trustedIPs))
         case .worker:
             json = RoleSettingsCoding.encode(WorkerSettings(
                 nodeKeyHex: HexText.encode(nodeKey.bytes), clientName: config.node.name,
