@@ -13,6 +13,9 @@ swift build --build-tests >&2
 echo "== swift test (unit, vectors, end-to-end)" >&2
 swift test --skip-build
 
+echo "== interoperability with an independent RLPx implementation" >&2
+bash ops/interop-test.sh
+
 if [ "${STOCKADE_SKIP_SYSTEMD:-0}" != 1 ] && [ -x ops/systemd-test.sh ]; then
   echo "== systemd suite" >&2
   bash ops/systemd-test.sh
