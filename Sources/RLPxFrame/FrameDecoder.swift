@@ -11,8 +11,12 @@ public struct FrameDecoder: Sendable {
     /// The largest frame size (the 24-bit header field, i.e. frame data before padding) that
     /// the caller accepts now: for example 2 KiB plus overhead before Hello, then
     /// `FrameLayout.maximumFrameSize`. Checked against every header, and again for a header
-    /// already decoded when the limit is lowered.
-    public var maximumFrameSize: Int
+    /// already decoded when the limit is lowered. Clamped to 0...FrameLayout.maximumFrameSize.
+    public var maximumFrameSize: Int {
+        get { frameSizeLimit }
+        set { frameSizeLimit = min(max(newValue, 0), FrameLayout.maximumFrameSize) }
+    }
+    private var frameSizeLimit: Int
     /// Bytes fed but not yet consumed start at `readIndex`.
     var buffer: [UInt8] = []
     var readIndex = 0
@@ -24,7 +28,7 @@ public struct FrameDecoder: Sendable {
     init(cipher: FrameCipherStream, mac: FrameMAC, maximumFrameSize: Int) {
         self.cipher = cipher
         self.mac = mac
-        self.maximumFrameSize = min(maximumFrameSize, FrameLayout.maximumFrameSize)
+        frameSizeLimit = min(max(maximumFrameSize, 0), FrameLayout.maximumFrameSize)
     }
 
     /// Bytes fed and not yet returned as part of a frame (a decoded but incomplete frame's

@@ -59,6 +59,20 @@ final class FrameCodecErrorTests: XCTestCase {
         XCTAssertEqual(try pair.b.nextFrame()?.count, 2057)
     }
 
+    func testLimitIsClampedToTheFrameSizeField() throws {
+        var (pair, wire) = try sessionAndFrame(size: 1)
+        pair.b.decoder.maximumFrameSize = .max
+        XCTAssertEqual(pair.b.decoder.maximumFrameSize, FrameLayout.maximumFrameSize)
+        XCTAssertEqual(try FrameCodec(exportedState: pair.b.exportState()).decoder.maximumFrameSize,
+                       FrameLayout.maximumFrameSize)
+        pair.b.decoder.maximumFrameSize = -5
+        XCTAssertEqual(pair.b.decoder.maximumFrameSize, 0)
+        pair.b.feed(wire)
+        XCTAssertThrowsError(try pair.b.nextFrame()) { error in
+            XCTAssertEqual(error as? FrameError, .frameSizeExceedsLimit(size: 1, limit: 0))
+        }
+    }
+
     func testFrameDataOf16MiBIsRefused() throws {
         var rng = SplitMix64(seed: 11)
         var pair = SessionPair(rng: &rng)
