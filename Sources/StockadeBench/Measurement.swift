@@ -4,6 +4,11 @@ struct Samples {
 
     mutating func add(_ v: Double) { values.append(v) }
 
+    /// The same samples in another unit (seconds to microseconds, say).
+    func scaled(by factor: Double) -> Samples {
+        Samples(values: values.map { $0 * factor })
+    }
+
     var median: Double {
         precondition(!values.isEmpty, "median of no samples")
         let sorted = values.sorted()

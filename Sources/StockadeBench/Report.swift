@@ -15,7 +15,7 @@ final class Report {
             for v in s.values { print("\(name) \(k) \(Report.unitKey(unit))=\(Report.format(v))") }
         } else {
             let lo = s.values.min() ?? 0, hi = s.values.max() ?? 0
-            print("  \(Report.pad(label, 34)) \(Report.pad(Report.format(s.median), 12, right: true)) \(unit)   (median of \(s.values.count), range \(Report.format(lo))–\(Report.format(hi)))")
+            print("  \(Report.pad(label, 52)) \(Report.pad(Report.format(s.median), 12, right: true)) \(unit)   (median of \(s.values.count), range \(Report.format(lo))-\(Report.format(hi)))")
         }
     }
 

@@ -61,12 +61,31 @@ if options.sections.contains("keccak") {
                        label: "keccak256 \(Report.size(bytes))")
     }
 }
-if options.sections.contains("secp256k1") {
-    BenchSections.secp256k1(report, runs: options.runs)
+// b and c share the secp256k1 figures: c's ratio needs them even when b is not printed.
+var secpResults: [(Secp256k1Bench.Operation, Samples)]? = nil
+if options.sections.contains("secp256k1") || options.sections.contains("handshake") {
+    secpResults = Secp256k1Bench.run(runs: options.runs)
 }
-if options.sections.contains("handshake") {
-    BenchSections.handshake(report, runs: options.runs)
+if options.sections.contains("secp256k1"), let secp = secpResults {
+    report.section("b. secp256k1 operations of the RLPx handshake (CPU time, via the Secp256k1 module)")
+    for (op, us) in secp {
+        report.samples("secp256k1", ["op": "\(op)"], unit: "µs/op", us, label: op.rawValue)
+    }
+}
+if options.sections.contains("handshake"), let secp = secpResults {
+    report.section("c. Responder handshake (auth -> ack -> secrets), CPU time")
+    let handshake = HandshakeBench.run(runs: options.runs)
+    report.samples("handshake", ["role": "responder"], unit: "µs/op", handshake, label: "full responder handshake")
+    let sum = Secp256k1Bench.responderSum(secp)
+    let ops = Secp256k1Bench.responderOperations.map { "\($0.1) x \($0.0.shortName)" }.joined(separator: ", ")
+    report.note("secp256k1 work of one responder handshake: \(Report.format(sum)) µs (\(ops))")
+    let share = sum / handshake.median
+    report.note("secp256k1 share of the handshake: \(Report.format(share * 100))% (goal >= 85%)")
 }
 if options.sections.contains("frame") {
-    BenchSections.frame(report, runs: options.runs, clock: throughputClock)
+    report.section("d. Message + frame encode and decode, both ends (\(throughputClock.name), MB/s of payload, incompressible payload)")
+    for (bytes, snappy, mbps) in FrameBench.run(runs: options.runs, clock: throughputClock) {
+        report.samples("frame", ["bytes": "\(bytes)", "snappy": snappy ? "on" : "off"], unit: "MB/s", mbps,
+                       label: "\(Report.size(bytes)) message, snappy \(snappy ? "on" : "off")")
+    }
 }
