@@ -25,6 +25,8 @@ let package = Package(
                        providers: [.apt(["libsnappy-dev"])]),
         .systemLibrary(name: "CSystemd", path: "Sources/CSystemd", pkgConfig: "libsystemd",
                        providers: [.apt(["libsystemd-dev"])]),
+        .systemLibrary(name: "CSeccomp", path: "Sources/CSeccomp", pkgConfig: "libseccomp",
+                       providers: [.apt(["libseccomp-dev"])]),
         .target(name: "CStockade", path: "Sources/CStockade"),
 
         // --- pure protocol layers: bytes in, values out, no I/O -----------------------------
@@ -57,7 +59,7 @@ let package = Package(
         .target(name: "NodeConfig", dependencies: [
             "Enode", .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
-        .target(name: "ChildRuntime", dependencies: ["IPC", "PollLoop", "CStockade"]),
+        .target(name: "ChildRuntime", dependencies: ["IPC", "PollLoop", "CStockade", "CSeccomp"]),
         .target(name: "Supervisor", dependencies: [
             "ChildRuntime", "Control", "NodeConfig", "IPC", "PollLoop", "Systemd", "Enode", "Secp256k1", "Sockets", "CStockade",
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -79,9 +81,13 @@ let package = Package(
             "NodeConfig", "Supervisor", "Acceptor", "HandshakeWorker", "PeerManager", "PeerLink", "Sockets", "ChildRuntime", "Control",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .target(name: "FuzzTargets", dependencies: ["DevP2P", "IPC", "RLP", "RLPxFrame", "RLPxHandshake", "Secp256k1", "Snappy"]),
+        .target(name: "CFuzzDriver"),
+        .executableTarget(name: "StockadeFuzz", dependencies: ["FuzzTargets", "CFuzzDriver"]),
         .executableTarget(name: "StockadeBench", dependencies: [
             "Keccak", "Secp256k1", "RLPxFrame", "RLPxHandshake", "DevP2P", "Snappy", "Enode",
         ]),
+        .executableTarget(name: "StockadeLoad", dependencies: ["PeerLink", "DevP2P", "Enode", "Secp256k1", "Sockets"]),
 
         // --- tests -------------------------------------------------------------------------
         .target(name: "TestVectors", path: "Tests/TestVectors"),
@@ -93,6 +99,7 @@ let package = Package(
         .testTarget(name: "RLPxFrameTests", dependencies: ["RLPxFrame", "Keccak", "RLP", "TestVectors"]),
         .testTarget(name: "SnappyTests", dependencies: ["Snappy", "TestVectors"]),
         .testTarget(name: "DevP2PTests", dependencies: ["DevP2P", "RLPxFrame", "RLPxHandshake", "Secp256k1", "Enode", "RLP", "TestVectors"]),
+        .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets", "TestVectors"]),
         .testTarget(name: "NodeConfigTests", dependencies: ["NodeConfig", "TestVectors"]),
         .testTarget(name: "PeerManagerTests", dependencies: ["PeerManager", "DevP2P", "Control"]),
         .testTarget(name: "AcceptorTests", dependencies: ["Acceptor", "NodeConfig"]),

@@ -52,6 +52,7 @@ public final class Acceptor {
         case .configure(let c):
             do {
                 let s = try RoleSettingsCoding.decode(AcceptorSettings.self, from: c.json)
+                if settings == nil { child.log(Sandbox.enter(denyFileAccess: true)) }
                 settings = s
                 // A reload keeps what was learned about sources only if the rules are the same.
                 admission = InboundAdmission(settings: s)

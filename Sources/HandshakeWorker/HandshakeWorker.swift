@@ -61,7 +61,7 @@ public final class HandshakeWorker {
                 let s = try RoleSettingsCoding.decode(WorkerSettings.self, from: c.json)
                 key = try PrivateKey(bytes: HexText.decode(s.nodeKeyHex))
                 settings = s
-                child.log(Privileges.drop())
+                child.log(Sandbox.enter(denyFileAccess: true))
             } catch {
                 child.log("bad Configure from supervisor: \(error)")
             }
