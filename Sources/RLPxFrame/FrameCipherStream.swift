@@ -40,9 +40,15 @@ struct FrameCipherStream: Sendable {
             if position % UInt64(block) == 0 { partialBlockKeystream = [] }
         }
 
-        // Whole blocks: BoringSSL's CTR does the work, restarted at this block's counter.
+        // Whole blocks: BoringSSL's CTR does the work, restarted at this block's counter. A
+        // single block (every frame header) is cheaper as one raw AES call than a CTR setup.
         let whole = (total - done) / block * block
-        if whole > 0 {
+        if whole == block {
+            let keystream = Self.keystreamBlock(key, index: position / UInt64(block))
+            for i in 0..<block { output[done + i] = input[done + i] ^ keystream[i] }
+            done += block
+            position += UInt64(block)
+        } else if whole > 0 {
             let counter = Self.counterBlock(position / UInt64(block))
             let ciphertext: Data
             do {

@@ -30,6 +30,18 @@ public struct FrameCodec: Sendable {
     }
 
     /// Feeds received bytes (see `FrameDecoder.feed`).
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer) {
+        decoder.feed(bytes)
+    }
+
+    public mutating func feed(_ bytes: [UInt8]) {
+        decoder.feed(bytes)
+    }
+
+    public mutating func feed(_ bytes: ArraySlice<UInt8>) {
+        decoder.feed(bytes)
+    }
+
     public mutating func feed<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
         decoder.feed(bytes)
     }

@@ -46,7 +46,22 @@ public struct FrameDecoder: Sendable {
         return max(0, want - bufferedByteCount)
     }
 
-    /// Appends bytes read from the peer.
+    /// Appends bytes read from the peer (straight from a read buffer: one memcpy).
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer) {
+        compactIfWorthwhile()
+        buffer.append(contentsOf: bytes.assumingMemoryBound(to: UInt8.self))
+    }
+
+    public mutating func feed(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { feed($0) }
+    }
+
+    public mutating func feed(_ bytes: ArraySlice<UInt8>) {
+        bytes.withUnsafeBytes { feed($0) }
+    }
+
+    /// Any other byte sequence (Data, ByteBuffer views, ...). The concrete overloads above are
+    /// faster: this one is not specialised across the module boundary.
     public mutating func feed<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
         compactIfWorthwhile()
         buffer.append(contentsOf: bytes)

@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 import Keccak
 @testable import RLPxFrame
@@ -18,7 +19,14 @@ final class FrameCodecPropertyTests: XCTestCase {
             var offset = 0
             while offset < wire.count {
                 let chunk = min(wire.count - offset, 1 + rng.below(rng.below(2) == 0 ? 40 : 9000))
-                pair.b.feed(wire[offset..<(offset + chunk)])
+                // Every feed overload: slice, array, raw buffer, and the generic one (Data).
+                let piece = wire[offset..<(offset + chunk)]
+                switch rng.below(4) {
+                case 0: pair.b.feed(piece)
+                case 1: pair.b.feed(Array(piece))
+                case 2: piece.withUnsafeBytes { pair.b.feed($0) }
+                default: pair.b.feed(Data(piece))
+                }
                 offset += chunk
                 received += try pair.b.decoder.drain()
             }
