@@ -37,14 +37,18 @@ public final class IPCChannel {
     public let maxQueuedFrames: Int
     public let maxQueuedBytes: Int
 
-    /// The error that broke the channel, or `.closed` once closed; nil while usable.
+    /// The error that broke the channel (or `.closed` if it was closed while healthy); nil
+    /// while usable.
     public private(set) var failure: IPCChannelError?
+    /// Whether `close()` ran: the fd is closed and the handlers are dropped.
+    public private(set) var isClosed = false
 
     /// Called with true when a frame is queued on an empty queue, false when the queue drains.
     public var onWriteInterestChange: ((Bool) -> Void)?
     /// Called by `handleReadiness` for each frame received; the handler owns the frame's fds.
     public var onFrame: ((IPCReceivedFrame) -> Void)?
-    /// Called by `handleReadiness` once, when the channel breaks.
+    /// Called by `handleReadiness` once, when the channel breaks; the channel closes itself
+    /// right after (a broken socket would otherwise stay readable and spin the loop).
     public var onFailure: ((IPCChannelError) -> Void)?
     /// Called by `close()` just before the fd is closed (unregister it from the loop here).
     public var onClose: (() -> Void)?
@@ -269,9 +273,15 @@ public final class IPCChannel {
     /// Called by the owner's event loop when the fd is ready. Treat hang-up and error as
     /// readable: the records still queued are delivered, then end of file breaks the channel.
     /// Flushes when writable, then delivers up to maxFramesPerReadiness frames to `onFrame`
-    /// (closing their fds if there is no handler), and reports a break to `onFailure` once.
+    /// (closing their fds if there is no handler). On a break it calls `onFailure` once and then
+    /// closes the channel (`failure` keeps the error).
     public func handleReadiness(readable: Bool, writable: Bool) {
-        guard failure == nil else { return }
+        guard !isClosed else { return }
+        if let failure {
+            // Broken by a direct send/receive call: report it and close, as for any break.
+            reportFailure(failure)
+            return
+        }
         if writable {
             do { try flush() } catch {
                 reportFailure(error)
@@ -280,8 +290,12 @@ public final class IPCChannel {
         }
         guard readable else { return }
         for _ in 0..<Self.maxFramesPerReadiness {
-            // The handler may have closed the channel.
-            guard failure == nil else { return }
+            // The frame handler may have closed the channel, or broken it with a send.
+            if isClosed { return }
+            if let failure {
+                reportFailure(failure)
+                return
+            }
             let frame: IPCReceivedFrame?
             do { frame = try receive() } catch {
                 reportFailure(error)
@@ -293,9 +307,10 @@ public final class IPCChannel {
     }
 
     private func reportFailure(_ error: IPCChannelError) {
-        guard !failureReported, error != .closed else { return }
+        guard !failureReported, !isClosed else { return }
         failureReported = true
         onFailure?(error)
+        close()
     }
 
     // MARK: breaking and closing
@@ -315,9 +330,9 @@ public final class IPCChannel {
     /// Closes the socket and every queued fd. Idempotent. Calls `onClose` first, then drops
     /// every handler (which breaks reference cycles through them).
     public func close() {
-        if failure == .closed { return }
+        if isClosed { return }
         _ = breakChannel(.closed)
-        failure = .closed
+        isClosed = true
         let hook = onClose
         onClose = nil
         hook?()

@@ -41,7 +41,7 @@ final class MalformedFrameTests: XCTestCase {
     }
 
     func testUnknownType() {
-        for type: UInt8 in [0x00, 0x07, 0x12, 0x27, 0xff] {
+        for type: UInt8 in [0x00, 0x09, 0x12, 0x27, 0xff] {
             assertDecodeFails(record(type: type, body: childReadyBody), .unknownMessageType(type))
         }
     }
@@ -127,8 +127,8 @@ final class MalformedFrameTests: XCTestCase {
 
     func testInvalidEnumAndBoolValues() {
         assertDecodeFails(record(type: 0x01, body: hex("03 0003 00001092")), .invalidValue(field: "ChildReady.role", value: 3))
-        assertDecodeFails(record(type: 0x11, body: hex("0000000000000001 02")),
-                          .invalidValue(field: "HandshakeSlotFreed.outcome", value: 2))
+        assertDecodeFails(record(type: 0x11, body: hex("0000000000000001 04")),
+                          .invalidValue(field: "HandshakeSlotFreed.outcome", value: 4))
         assertDecodeFails(record(type: 0x22, requestID: 1, body: hex("ff 02")),
                           .invalidValue(field: "CheckVerdict.trusted", value: 2))
         assertDecodeFails(record(type: 0x26, body: hex("0000000000000001") + Examples.nodeID + hex("05 0000")),

@@ -43,6 +43,8 @@ final class MessageRoundTripTests: XCTestCase {
         XCTAssertLessThanOrEqual(json.utf8.count, IPCLimits.maxConfigureLength)
         try roundTrip(IPCFrame(.configure(.init(json: json))))
         try roundTrip(IPCFrame(.shutdown(.init(disconnectReason: 0))))
+        try roundTrip(IPCFrame(.controlRequest(.init(json: String(repeating: "r", count: IPCLimits.maxControlRequestLength))), requestID: 1))
+        try roundTrip(IPCFrame(.controlReply(.init(json: String(repeating: "p", count: IPCLimits.maxControlReplyLength))), requestID: .max))
         for kind in IPCMessage.PeerEvent.Kind.allCases {
             for direction in IPCMessage.Direction.allCases {
                 try roundTrip(IPCFrame(.peerEvent(.init(
@@ -157,7 +159,10 @@ final class MessageRoundTripTests: XCTestCase {
         XCTAssertEqual(IPCMessageType.types(from: .peerManager, to: .worker), [.checkVerdict, .dialRequest])
         XCTAssertEqual(IPCMessageType.types(from: .supervisor, to: .acceptor), [.attachChannel, .configure, .shutdown])
         XCTAssertEqual(IPCMessageType.types(from: .acceptor, to: .supervisor), [.childReady, .heartbeat])
-        XCTAssertEqual(IPCMessageType.types(from: .peerManager, to: .supervisor), [.childReady, .heartbeat, .peerEvent])
+        XCTAssertEqual(IPCMessageType.types(from: .peerManager, to: .supervisor),
+                       [.childReady, .heartbeat, .peerEvent, .controlReply])
+        XCTAssertEqual(IPCMessageType.types(from: .supervisor, to: .peerManager),
+                       [.attachChannel, .configure, .shutdown, .controlRequest])
         XCTAssertEqual(IPCMessageType.types(from: .acceptor, to: .worker), [.inboundConnection])
         XCTAssertEqual(IPCMessageType.types(from: .worker, to: .acceptor), [.handshakeSlotFreed])
         XCTAssertEqual(IPCMessageType.types(from: .worker, to: .peerManager),

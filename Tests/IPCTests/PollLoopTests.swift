@@ -413,10 +413,8 @@ final class PollLoopTests: XCTestCase {
         try attach(good, to: loop)
         var failures: [IPCChannelError] = []
         var goodFrames = 0
-        broken.onFailure = { error in
-            failures.append(error)
-            broken.close()
-        }
+        let brokenFD = broken.fileDescriptor
+        broken.onFailure = { failures.append($0) }  // the channel closes itself afterwards
         good.onFrame = { _ in
             goodFrames += 1
             loop.stop()
@@ -428,6 +426,9 @@ final class PollLoopTests: XCTestCase {
         }
         runGuarded(loop)
         XCTAssertEqual(failures, [.badFrame(.unknownMessageType(0x7f))])
+        XCTAssertTrue(broken.isClosed)
+        XCTAssertEqual(broken.failure, .badFrame(.unknownMessageType(0x7f)), "the first error is kept")
+        XCTAssertFalse(loop.isRegistered(fd: brokenFD))
         XCTAssertEqual(goodFrames, 1)
         close(raw)
         good.close()

@@ -84,10 +84,11 @@ enum FD {
         return probe
     }
 
-    /// A pipe: (read end, write end), close-on-exec.
+    /// A pipe: (read end, write end), close-on-exec and non-blocking, so that a test reading
+    /// for end of file fails (EAGAIN) instead of hanging when a copy of the write end leaked.
     static func pipe() -> (CInt, CInt) {
         var fds: [CInt] = [-1, -1]
-        precondition(Glibc.pipe(&fds) == 0)
+        precondition(stockade_pipe_nonblocking(&fds) == 0)
         return (fds[0], fds[1])
     }
 
@@ -152,6 +153,7 @@ func attach(_ channel: IPCChannel, to loop: PollLoop) throws {
         loop?.setInterest(wantsWritable ? [.readable, .writable] : .readable, for: fd)
     }
     channel.onClose = { [weak loop] in loop?.unregister(fd: fd) }
+    if channel.wantsWritable { loop.setInterest([.readable, .writable], for: fd) }
 }
 
 /// Runs `loop` until something stops it, with a watchdog that stops it and fails the test if
