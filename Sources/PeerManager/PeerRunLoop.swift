@@ -46,6 +46,10 @@ final class PeerRunLoop: @unchecked Sendable {
     private var workers: Set<Int> = []
     /// Which worker asked about which connection, to forget its reservations if it dies.
     private var connectionWorker: [UInt64: Int] = [:]
+    /// Where each connection in a handshake goes, for its handshake-failed event: PeerEvent's
+    /// remote ip must be a valid address (ipc/PROTOCOL.md), and neither HandshakeAborted nor
+    /// DialFailed carries one.
+    private var connectionAddress: [UInt64: (ip: String, port: UInt16)] = [:]
     private var nextDial: UInt64 = 1 << 63
     private var nextWorker = 0
     private var shuttingDown = false
@@ -100,6 +104,7 @@ final class PeerRunLoop: @unchecked Sendable {
         peerSet?.abortAll(connectionIDs: lost)
         for id in lost {
             connectionWorker[id] = nil
+            connectionAddress[id] = nil
             if dials.isDialing(connectionID: id) { dials.failed(connectionID: id, now: .now) }
         }
     }
@@ -110,6 +115,7 @@ final class PeerRunLoop: @unchecked Sendable {
         switch message {
         case .checkPostHandshake(let q):
             connectionWorker[q.connectionID] = worker
+            connectionAddress[q.connectionID] = (q.remoteAddress, q.remotePort)
             let verdict = checkPostHandshake(q)
             send(.toWorker(worker, .checkVerdict(verdict), requestID: requestID))
         case .checkAddPeer(let q):
@@ -117,17 +123,22 @@ final class PeerRunLoop: @unchecked Sendable {
             send(.toWorker(worker, .checkVerdict(verdict), requestID: requestID))
         case .peerHandoff(let h) where fds.count == 1:
             connectionWorker[h.connectionID] = nil
+            connectionAddress[h.connectionID] = nil
             adopt(h, fd: fds[0])
         case .handshakeAborted(let a):
             connectionWorker[a.connectionID] = nil
+            let address = connectionAddress.removeValue(forKey: a.connectionID)
             peerSet?.abort(id: a.nodeID, connectionID: a.connectionID)
-            event(.handshakeFailed, nodeID: a.nodeID, address: "", port: 0, direction: .inbound, reason: nil, detail: a.reason)
+            event(.handshakeFailed, nodeID: a.nodeID, address: address?.ip ?? "0.0.0.0", port: address?.port ?? 0,
+                  direction: .inbound, reason: nil, detail: a.reason)
         case .dialFailed(let f):
             connectionWorker[f.connectionID] = nil
+            let address = connectionAddress.removeValue(forKey: f.connectionID)
             peerSet?.abort(id: f.nodeID, connectionID: f.connectionID)
             dials.failed(connectionID: f.connectionID, now: .now)
             counters.update { $0.dialsFailed += 1 }
-            event(.handshakeFailed, nodeID: f.nodeID, address: "", port: 0, direction: .outbound, reason: nil,
+            event(.handshakeFailed, nodeID: f.nodeID, address: address?.ip ?? "0.0.0.0", port: address?.port ?? 0,
+                  direction: .outbound, reason: nil,
                   detail: "dial failed: \(f.detail)")
         default:
             fds.forEach { _ = close($0) }
@@ -241,6 +252,7 @@ final class PeerRunLoop: @unchecked Sendable {
             nextDial += 1
             dials.started(nodeID: target.nodeID, connectionID: nextDial)
             connectionWorker[nextDial] = worker
+            connectionAddress[nextDial] = (target.ip, target.port)
             counters.update { $0.dialsStarted += 1 }
             send(.toWorker(worker, .dialRequest(.init(connectionID: nextDial, nodeID: target.nodeID, address: target.ip,
                                                       port: target.port)), requestID: 0))
