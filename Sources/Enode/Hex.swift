@@ -1,8 +1,8 @@
 /// Lowercase hex, as go-ethereum prints node IDs and keys.
-enum Hex {
+public enum Hex {
     private static let digits = Array("0123456789abcdef".utf8)
 
-    static func encode(_ bytes: [UInt8]) -> String {
+    public static func encode(_ bytes: [UInt8]) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count * 2)
         for b in bytes {
@@ -13,7 +13,7 @@ enum Hex {
     }
 
     /// Either case; nil on an odd length or a non-hex character.
-    static func decode<S: Collection>(_ text: S) -> [UInt8]? where S.Element == UInt8 {
+    public static func decode<S: Collection>(_ text: S) -> [UInt8]? where S.Element == UInt8 {
         guard text.count % 2 == 0 else { return nil }
         var out: [UInt8] = []
         out.reserveCapacity(text.count / 2)

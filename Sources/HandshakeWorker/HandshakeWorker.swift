@@ -59,7 +59,7 @@ public final class HandshakeWorker {
             guard settings == nil else { return }   // the key is set once, before privileges drop
             do {
                 let s = try RoleSettingsCoding.decode(WorkerSettings.self, from: c.json)
-                key = try PrivateKey(bytes: HexText.decode(s.nodeKeyHex))
+                key = try PrivateKey(bytes: Hex.decode(Array(s.nodeKeyHex.utf8)) ?? [])
                 settings = s
                 child.log(Sandbox.enter(denyFileAccess: true))
             } catch {

@@ -35,7 +35,7 @@ extension PeerRunLoop {
             case .ambiguous(let n): return .failure("ambiguous node ID prefix \(id): \(n) peers match")
             case .one(let nodeID):
                 disconnectPeer(nodeID, reason: reason)
-                return .success(ControlResult(message: "disconnecting \(HexText.encode(nodeID).prefix(16))… (\(reason))"))
+                return .success(ControlResult(message: "disconnecting \(Hex.encode(nodeID).prefix(16))… (\(reason))"))
             }
         case .status, .enode, .events:
             return .failure("\(request.command.rawValue) is answered by the supervisor")
@@ -54,7 +54,7 @@ extension PeerRunLoop {
     /// A full node ID, or a unique prefix of at least 8 hex digits.
     func findPeer(_ hexPrefix: String) -> PeerMatch {
         guard hexPrefix.count >= 8 else { return .none }
-        let matches = liveNodeIDs.filter { HexText.encode($0).hasPrefix(hexPrefix) }
+        let matches = liveNodeIDs.filter { Hex.encode($0).hasPrefix(hexPrefix) }
         switch matches.count {
         case 0: return .none
         case 1: return .one(matches[0])

@@ -74,7 +74,7 @@ final class PeerRunLoop: @unchecked Sendable {
         settings = s
         let limits = PeerSet.Limits(maxPeers: s.maxPeers, maxDialed: s.maxDialed, maxInbound: s.maxInbound)
         if peerSet == nil {
-            peerSet = PeerSet(localID: (try? HexText.decode(s.nodeIDHex)) ?? [], limits: limits)
+            peerSet = PeerSet(localID: Hex.decode(Array(s.nodeIDHex.utf8)) ?? [], limits: limits)
         } else {
             peerSet?.limits = limits
         }
@@ -265,7 +265,7 @@ final class PeerRunLoop: @unchecked Sendable {
 
     func peerInfos() -> [PeerInfo] {
         peers.map { id, p in
-            PeerInfo(id: HexText.encode(id), clientID: p.clientID, address: "\(p.remoteAddress):\(p.remotePort)",
+            PeerInfo(id: Hex.encode(id), clientID: p.clientID, address: "\(p.remoteAddress):\(p.remotePort)",
                      direction: p.direction == .inbound ? "inbound" : "outbound", trusted: peerSet?.isTrusted(id) ?? false,
                      isStatic: dials.isStatic(id), capabilities: p.capabilities.map { "\($0.name)/\($0.version)" },
                      connectedSince: p.connectedAt.timeIntervalSince1970, bytesIn: p.handler.bytesIn, bytesOut: p.handler.bytesOut)

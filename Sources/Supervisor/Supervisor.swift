@@ -67,6 +67,9 @@ public final class Supervisor {
             throw StartupError(description: "node key \(config.resolvedKeyFile): \(error)")
         }
         nodeKey = loaded.key
+        if loaded.isWorldReadable {
+            FileHandle.standardError.write(Data("stockade supervisor: warning: node key \(config.resolvedKeyFile) is readable by other users (chmod 600 it)\n".utf8))
+        }
         var fds = inherited.map(\.fd)
         if fds.isEmpty {
             for text in config.node.listen {
@@ -174,11 +177,11 @@ public final class Supervisor {
             json = RoleSettingsCoding.encode(AcceptorSettings(config: config, trustedAddresses: trustedIPs))
         case .worker:
             json = RoleSettingsCoding.encode(WorkerSettings(
-                nodeKeyHex: HexText.encode(nodeKey.bytes), clientName: config.node.name,
+                nodeKeyHex: Hex.encode(nodeKey.bytes), clientName: config.node.name,
                 listenPort: Int(listenAddress?.port ?? 0), handshakeTimeoutMs: config.workers.handshakeTimeoutMs,
                 dialTimeoutMs: config.timeouts.dialTimeoutMs))
         case .peerManager:
-            json = RoleSettingsCoding.encode(PeerManagerSettings(nodeIDHex: HexText.encode(nodeKey.publicKey.raw64), config: config))
+            json = RoleSettingsCoding.encode(PeerManagerSettings(nodeIDHex: Hex.encode(nodeKey.publicKey.raw64), config: config))
         }
         try? slot.control?.send(.configure(.init(json: json)))
     }
@@ -369,7 +372,7 @@ public final class Supervisor {
         if e.kind == .dropped { metrics.peerDropped(reason: reasonName ?? "none") }
         let by: String? = e.kind == .dropped ? (e.detail.hasPrefix("remote") ? "remote" : "local") : nil
         controlServer?.publish(ControlEvent(
-            event: kind, id: HexText.encode(e.nodeID), address: e.remoteAddress.isEmpty ? "" : "\(e.remoteAddress):\(e.remotePort)",
+            event: kind, id: Hex.encode(e.nodeID), address: e.remoteAddress.isEmpty ? "" : "\(e.remoteAddress):\(e.remotePort)",
             direction: e.direction == .inbound ? "inbound" : "outbound", reason: reasonName, reasonCode: e.disconnectReason,
             by: by, detail: e.detail, time: Date().timeIntervalSince1970))
     }
@@ -431,7 +434,7 @@ public final class Supervisor {
     // MARK: logging
 
     private func logEvent(_ e: IPCMessage.PeerEvent) {
-        let id = HexText.encode(e.nodeID).prefix(16)
+        let id = Hex.encode(e.nodeID).prefix(16)
         switch e.kind {
         case .added: log("peer added: \(id)… \(e.direction) \(e.remoteAddress):\(e.remotePort) \"\(e.detail)\"")
         case .dropped: log("peer dropped: \(id)… \(e.remoteAddress):\(e.remotePort) \(e.detail)")
