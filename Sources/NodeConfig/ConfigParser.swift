@@ -48,7 +48,7 @@ enum ConfigParser {
             r.int(t, "peers", "max_pending", &c.peers.maxPending, 1...10_000)
             r.int(t, "peers", "dial_ratio", &c.peers.dialRatio, 1...1_000)
             r.bool(t, "peers", "no_dial", &c.peers.noDial)
-            r.strings(t, "peers", "static", &c.peers.static, check: ConfigParser.enodeProblem)
+            r.strings(t, "peers", "static", &c.peers.static, check: EnodeCheck.staticProblem)
             r.strings(t, "peers", "trusted", &c.peers.trusted, check: ConfigParser.enodeProblem)
             r.strings(t, "peers", "netrestrict", &c.peers.netrestrict) { CIDR(parsing: $0) == nil ? "not a CIDR network: \($0)" : nil }
             r.int(t, "peers", "inbound_throttle_ms", &c.peers.inboundThrottleMs, 0...3_600_000)
