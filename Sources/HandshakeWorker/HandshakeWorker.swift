@@ -32,6 +32,9 @@ public final class HandshakeWorker {
     private var questions: [UInt32: UInt64] = [:]
     private var nextRequest: UInt32 = 0
     private var stats = (handedOff: UInt64(0), failed: UInt64(0), dials: UInt64(0))
+    /// Failures by `failureLabel`, reported as handshakes_failed_<label>_total so the metrics
+    /// show handshakes failed by reason (a fixed, small set of labels).
+    private var failedBy: [String: UInt64] = [:]
 
     public init(index: Int) throws {
         child = try ChildProcess(role: .worker, index: index)
@@ -41,6 +44,7 @@ public final class HandshakeWorker {
              .init(name: "handshakes_failed_total", value: stats.failed),
              .init(name: "dials_total", value: stats.dials),
              .init(name: "in_flight", value: UInt64(connections.count))]
+                + failedBy.sorted { $0.key < $1.key }.map { .init(name: "handshakes_failed_\($0.key)_total", value: $0.value) }
         }
     }
 
@@ -331,6 +335,7 @@ public final class HandshakeWorker {
         } catch {
             child.log("handoff of \(c.remoteAddress):\(c.remotePort) failed: \(error)")
             stats.failed += 1
+            failedBy["handoff", default: 0] += 1
             freeSlot(c, outcome: .failed)
         }
     }
@@ -352,6 +357,7 @@ public final class HandshakeWorker {
         forget(c)
         close(c.fd)
         stats.failed += 1
+        failedBy[Self.failureLabel(failure), default: 0] += 1
         if let nodeID = c.reservedNodeID {
             try? peerManager?.send(.handshakeAborted(.init(connectionID: c.id, nodeID: nodeID, reason: failure.description)))
         }
@@ -366,6 +372,21 @@ public final class HandshakeWorker {
             try? peerManager?.send(.dialFailed(.init(connectionID: c.id, nodeID: nodeID, kind: kind, detail: String(failure.description.prefix(256)))))
         }
         freeSlot(c, outcome: Self.outcome(of: failure))
+    }
+
+    /// The metrics label of a failure: what went wrong, not its details (bounded label values).
+    static func failureLabel(_ failure: SetupFailure) -> String {
+        switch failure {
+        case .handshake: return "handshake"
+        case .frame: return "frame"
+        case .hello: return "hello"
+        case .unexpectedIdentity: return "unexpected_identity"
+        case .remoteDisconnected: return "remote_disconnected"
+        case .rejected: return "rejected"
+        case .protocolViolation: return "protocol_violation"
+        case .timeout: return "timeout"
+        case .io: return "io"
+        }
     }
 
     /// How the acceptor should count a failure toward the source's penalty.
