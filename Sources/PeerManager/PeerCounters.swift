@@ -17,6 +17,9 @@ final class PeerCounters: Sendable {
         var bytesOut: UInt64 = 0
         var loopAlive: ContinuousClock.Instant = .now
         var runLoopLagMicroseconds: UInt64 = 0
+        /// The static and trusted lists' sizes, run-time edits included.
+        var staticNodes: UInt64 = 0
+        var trustedNodes: UInt64 = 0
     }
 
     private let box = NIOLockedValueBox(Snapshot())

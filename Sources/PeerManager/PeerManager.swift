@@ -48,7 +48,9 @@ public final class PeerManager {
                     .init(name: "dials_failed_total", value: s.dialsFailed),
                     .init(name: "bytes_in_total", value: s.bytesIn),
                     .init(name: "bytes_out_total", value: s.bytesOut),
-                    .init(name: "run_loop_lag_us", value: s.runLoopLagMicroseconds)]
+                    .init(name: "run_loop_lag_us", value: s.runLoopLagMicroseconds),
+                    .init(name: "static_nodes", value: s.staticNodes),
+                    .init(name: "trusted_nodes", value: s.trustedNodes)]
         }
     }
 

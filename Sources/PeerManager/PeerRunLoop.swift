@@ -93,6 +93,7 @@ final class PeerRunLoop: @unchecked Sendable {
         // Keep the backoff state of nodes that stay static.
         for t in dials.targets where !fresh.isStatic(t.nodeID) { dials.remove(nodeID: t.nodeID) }
         for t in fresh.targets { dials.add(t) }
+        countLists()
     }
 
     func workerAttached(_ index: Int) { workers.insert(index) }
@@ -284,6 +285,7 @@ final class PeerRunLoop: @unchecked Sendable {
         }
         if dials.isStatic(id) { return .failure("already a static node: \(url.nodeID.hex.prefix(16))…") }
         dials.add(.init(nodeID: id, ip: ip.description, port: url.tcpPort))
+        countLists()
         if settings?.noDial == true { return .success(ControlResult(message: "added as static, but no_dial is set: it will not be dialed")) }
         if peers[id] != nil { return .success(ControlResult(message: "added as static; already connected, kept connected from now on")) }
         return .success(ControlResult(message: "added as static; dialing \(ip):\(url.tcpPort)"))
@@ -294,6 +296,7 @@ final class PeerRunLoop: @unchecked Sendable {
         let id = url.nodeID.bytes
         guard dials.isStatic(id) else { return .failure("not a static node: \(url.nodeID.hex.prefix(16))…") }
         dials.remove(nodeID: id)
+        countLists()
         if peers[id] != nil {
             disconnectPeer(id, reason: .requested)
             return .success(ControlResult(message: "removed from static nodes and disconnected"))
@@ -304,8 +307,19 @@ final class PeerRunLoop: @unchecked Sendable {
     /// True when the trusted set changed.
     func peerSetTrust(_ id: [UInt8], trusted: Bool) -> Bool {
         guard peerSet != nil else { return false }
+        defer { countLists() }
         if trusted { return peerSet!.trusted.insert(id).inserted }
         return peerSet!.trusted.remove(id) != nil
+    }
+
+    /// The static and trusted lists as they are now (run-time edits included), for the
+    /// heartbeat and so `stockade status`.
+    private func countLists() {
+        let staticNodes = UInt64(dials.targets.count), trustedNodes = UInt64(peerSet?.trusted.count ?? 0)
+        counters.update {
+            $0.staticNodes = staticNodes
+            $0.trustedNodes = trustedNodes
+        }
     }
 
     func disconnectPeer(_ id: [UInt8], reason: DisconnectReason) {

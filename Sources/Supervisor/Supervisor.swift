@@ -301,7 +301,9 @@ public final class Supervisor {
         return NodeStatus(enode: enodeURL, peersInbound: pm["peers_inbound"] ?? 0, peersOutbound: pm["peers_outbound"] ?? 0,
                           pendingHandshakes: acceptor["pending"] ?? 0, handshakesPerSecond: handshakesPerSecond,
                           workersUp: up, workersTotal: workers.count, restarts: slots.reduce(0) { $0 + $1.restarts },
-                          staticNodes: config.peers.static.count, trustedNodes: config.peers.trusted.count,
+                          // The peer manager's lists (run-time edits included); the config's until it reports.
+                          staticNodes: pm["static_nodes"].map { Int($0) } ?? config.peers.static.count,
+                          trustedNodes: pm["trusted_nodes"].map { Int($0) } ?? config.peers.trusted.count,
                           uptimeSeconds: Double((ContinuousClock.now - startedAt).components.seconds))
     }
 
