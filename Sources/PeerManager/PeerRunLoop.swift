@@ -245,7 +245,8 @@ final class PeerRunLoop: @unchecked Sendable {
             $0.loopAlive = .now
             $0.runLoopLagMicroseconds = UInt64(lag / 1000)
         }
-        guard !shuttingDown, let set = peerSet, !workers.isEmpty else { return }
+        // go-ethereum's NoDial: no dials at all, static nodes added at run time included.
+        guard !shuttingDown, settings?.noDial != true, let set = peerSet, !workers.isEmpty else { return }
         for target in dials.due(now: .now, isPresent: { set.contains($0) }) {
             let ordered = workers.sorted()
             let worker = ordered[nextWorker % ordered.count]
