@@ -33,6 +33,11 @@ final class PeerChannelHandler: ChannelInboundHandler {
     private var pingTask: RepeatedTask?
     private var unwritableSince: NIODeadline?
     private var closeReason: (DisconnectReason, Bool)?
+    /// Set once the channel went inactive, with what was reported to `onClosed`. The run loop
+    /// learns that adoption succeeded only after channelActive, so a peer closed during its
+    /// activation (by a Disconnect among the bytes read past Hello) is reported before the run
+    /// loop knows it; the run loop replays this then.
+    private(set) var closedWith: (reason: DisconnectReason, remoteRequested: Bool)?
     private(set) var lastRTT: TimeAmount?
     private(set) var bytesIn: UInt64 = 0
     private(set) var bytesOut: UInt64 = 0
@@ -58,8 +63,14 @@ final class PeerChannelHandler: ChannelInboundHandler {
         pingTask = context.eventLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { [weak self] _ in
             self?.tick()
         }
-        // Frames the worker read past Hello are already in the decoder.
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        // Frames the worker read past Hello are already in the decoder. They are read only now:
+        // handlerAdded runs before the adopted socket is registered, and a Disconnect among
+        // them would close a channel NIO has not registered yet (an assertion in debug builds).
         drainFrames()
+        context.fireChannelActive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -83,6 +94,7 @@ final class PeerChannelHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         let (reason, remote) = closeReason ?? (.networkError, false)
         closeReason = (reason, remote)
+        closedWith = (reason, remote)
         pingTask?.cancel()
         onClosed(reason, remote)
     }

@@ -212,7 +212,12 @@ final class PeerRunLoop: @unchecked Sendable {
                     }
                     event(.added, nodeID: nodeID, address: h.remoteAddress, port: h.remotePort, direction: h.direction,
                           reason: nil, detail: h.clientID)
-                    if shuttingDown { handler.disconnect(.quitting) }
+                    if let closed = handler.closedWith {
+                        // Gone during its activation, before this callback: drop it now.
+                        peerClosed(nodeID, connectionID: h.connectionID, reason: closed.reason, remote: closed.remoteRequested)
+                    } else if shuttingDown {
+                        handler.disconnect(.quitting)
+                    }
                 case .failure(let error):
                     peerSet?.drop(id: nodeID, connectionID: h.connectionID)
                     event(.handshakeFailed, nodeID: nodeID, address: h.remoteAddress, port: h.remotePort,
