@@ -1,0 +1,332 @@
+#!/usr/bin/env bash
+# Stockade under a REAL systemd: socket activation, Type=notify (READY/STATUS), the supervisor
+# repairing a killed worker, systemd's watchdog restarting a frozen supervisor, Disconnect
+# (Quitting) to a connected peer on `systemctl stop`, and the units' verify/security verdicts.
+#
+# It builds the static release binary, boots ../shared/tools/systemd-harness (systemd as PID 1
+# of a systemd-nspawn container with its own loopback-only network), installs the binary and
+# units/ in it, and drives everything from inside with the binary itself (`stockade ping`).
+# Prints PASS/FAIL lines, then "N passed, M failed"; exits non-zero if anything failed.
+#
+# Needs root (the harness runs systemd-nspawn). Run from anywhere; CI runs it from a fresh clone
+# with the harness at ../shared/tools/systemd-harness relative to the repository root.
+# Environment:
+#   SDH_NAME             harness instance (default "stockade", so it never touches another
+#                        user's "sdh" instance); the instance is stopped at the end
+#   STOCKADE_SDH         harness directory (default ../shared/tools/systemd-harness)
+#   STOCKADE_SKIP_BUILD  1 = use the binary already in .build-systemd
+#   STOCKADE_KEEP        1 = leave the container running at the end (for debugging)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+H=${STOCKADE_SDH:-../shared/tools/systemd-harness}
+export SDH_NAME=${SDH_NAME:-stockade}
+SCRATCH=.build-systemd
+UNIT=stockade.service
+SOCKET=stockade.socket
+# units/stockade.socket's ListenStream and the service's StateDirectory (DynamicUser keeps it
+# under /var/lib/private).
+ADDR=127.0.0.1:30303
+NODEKEY=/var/lib/private/stockade/nodekey
+DROPIN_DIR=/etc/systemd/system/$UNIT.d
+# The exposure score (systemd-analyze security, 0-10) the hardened unit must stay within.
+SECURITY_GOAL=1.5
+
+# ------------------------------------------------------------------------------- reporting
+passed=0
+failed=0
+timings=()
+pass() { printf 'PASS  %s\n' "$*"; passed=$((passed + 1)); }
+fail() { printf 'FAIL  %s\n' "$*"; failed=$((failed + 1)); }
+info() { printf 'INFO  %s\n' "$*"; }
+step() { printf '== %s\n' "$*" >&2; }
+# check DESC VALUE REGEX
+check() {
+    if [[ "$2" =~ $3 ]]; then pass "$1 [$2]"; else fail "$1: got '$2', want /$3/"; fi
+}
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+timing() { timings+=("$(printf '%-44s %6s s' "$1" "$2")"); }
+
+summary() {
+    if [ ${#timings[@]} -gt 0 ]; then
+        echo "---- timings"
+        printf '%s\n' "${timings[@]}"
+    fi
+    echo "$passed passed, $failed failed"
+}
+# A step everything after it depends on failed: report, summarize, stop.
+fatal() {
+    fail "$*"
+    summary
+    exit 1
+}
+
+# ------------------------------------------------------------------------------- container access
+# Every call is bounded; stdin is closed unless the call feeds the container (Xin).
+X() { timeout 60 "$H/exec.sh" "$@" < /dev/null; }
+Xin() { timeout 120 "$H/exec.sh" "$@"; }
+prop() { X systemctl show -p "$2" --value "$1"; }
+# wait_for UNIT PROP REGEX TIMEOUT_S: prints the last value; status 0 once it matched.
+wait_for() {
+    local end v
+    end=$(( SECONDS + $4 ))
+    while :; do
+        v=$(prop "$1" "$2")
+        if [[ "$v" =~ $3 ]]; then echo "$v"; return 0; fi
+        if [ $SECONDS -ge "$end" ]; then echo "$v"; return 1; fi
+        sleep 0.2
+    done
+}
+# The service's journal, captured whole: piping journalctl into `grep -q` would let grep's early
+# exit SIGPIPE journalctl, and pipefail would turn a match into a failure.
+journal() { X journalctl -u "$UNIT" -b --no-pager -o cat; }
+# in_journal ERE: whether the service's journal has a matching line.
+in_journal() { local j; j=$(journal); grep -qE -- "$1" <<< "$j"; }
+# worker_pids MAINPID: the supervisor's "child worker" processes, one pid a line.
+worker_pids() {
+    X ps --ppid "$1" -o pid=,args= | awk '/ child worker /{ print $1 }'
+}
+# ping ARGS...: `stockade ping` inside the container, bounded.
+ping_node() { X timeout 40 stockade ping "$@" 2>&1; }
+
+bg_ping=
+cleanup() {
+    if [ -n "$bg_ping" ] && kill -0 "$bg_ping" 2>/dev/null; then kill "$bg_ping" 2>/dev/null; fi
+    if [ "${STOCKADE_KEEP:-0}" = 1 ]; then
+        echo "container $SDH_NAME left running (STOCKADE_KEEP=1); stop it with SDH_NAME=$SDH_NAME $H/stop.sh" >&2
+    else
+        "$H/stop.sh" > /dev/null 2>&1 || true
+    fi
+    [ -n "${tmp:-}" ] && rm -rf "$tmp"
+}
+
+[ "$(id -u)" = 0 ] || { echo "ops/systemd-test.sh: must run as root (the harness runs systemd-nspawn)" >&2; exit 2; }
+[ -x "$H/boot.sh" ] || { echo "ops/systemd-test.sh: no systemd harness at $H" >&2; exit 2; }
+tmp=$(mktemp -d)
+trap cleanup EXIT
+t_total=$(now)
+
+# ------------------------------------------------------------------------------- 1. build
+if [ "${STOCKADE_SKIP_BUILD:-0}" != 1 ]; then
+    step "build: static release binary ($SCRATCH)"
+    bash ops/install-deps.sh || fatal "ops/install-deps.sh failed"
+    t=$(now)
+    swift build -c release --static-swift-stdlib --product stockade --scratch-path "$SCRATCH" >&2 \
+        || fatal "swift build -c release --static-swift-stdlib --product stockade"
+    timing "build (release, static stdlib)" "$(since "$t")"
+fi
+BIN=$(swift build -c release --static-swift-stdlib --scratch-path "$SCRATCH" --show-bin-path 2>/dev/null)/stockade
+[ -x "$BIN" ] || fatal "no binary at $BIN"
+
+# ------------------------------------------------------------------------------- 2. boot, install
+step "boot the harness (instance $SDH_NAME)"
+# A pristine container every run: an instance left over from an interrupted run would still hold
+# an activated service and its node key.
+"$H/stop.sh" > /dev/null 2>&1 || true
+t=$(now)
+"$H/boot.sh" >&2 || fatal "systemd harness did not boot"
+timing "harness boot" "$(since "$t")"
+
+step "install binary and units"
+Xin sh -c 'cat > /usr/local/bin/stockade.new && chmod 0755 /usr/local/bin/stockade.new && mv /usr/local/bin/stockade.new /usr/local/bin/stockade' < "$BIN" \
+    || fatal "install the binary in the container"
+# --static-swift-stdlib leaves the C libraries Package.swift links as system libraries
+# (libsecp256k1, libsnappy, libsystemd) dynamic. The harness's minimal Debian has libsystemd0
+# but not the others: bring in the host's copies of whatever the loader cannot find, exactly as
+# a package's Depends: would on a real machine.
+missing=$(X ldd /usr/local/bin/stockade | awk '/not found/{ print $1 }')
+bundled=()
+for soname in $missing; do
+    src=$(ldd "$BIN" | awk -v s="$soname" '$1 == s && $3 ~ /^\// { print $3 }')
+    [ -n "$src" ] || fatal "the container lacks $soname and the host has no copy"
+    Xin sh -c "cat > /usr/local/lib/$soname" < "$src" || fatal "copy $soname into the container"
+    bundled+=("$soname")
+done
+[ ${#bundled[@]} -gt 0 ] && X ldconfig
+unresolved=$(X ldd /usr/local/bin/stockade | awk '/not found/{ print $1 }' | tr '\n' ' ')
+if [ -z "$unresolved" ]; then
+    pass "the binary's shared libraries resolve in the container (copied from the host: ${bundled[*]:-none})"
+else
+    fatal "unresolved libraries in the container: $unresolved"
+fi
+for f in units/$SOCKET units/$UNIT; do
+    Xin sh -c "cat > /etc/systemd/system/$(basename "$f")" < "$f" || fatal "install $f"
+done
+X systemctl daemon-reload || fatal "systemctl daemon-reload"
+
+# ------------------------------------------------------------------------------- 3. static verdicts
+step "systemd-analyze verify and security"
+if out=$(X systemd-analyze verify /etc/systemd/system/$SOCKET /etc/systemd/system/$UNIT 2>&1); then
+    pass "systemd-analyze verify $SOCKET $UNIT"
+    [ -n "$out" ] && info "verify said: $out"
+else
+    fail "systemd-analyze verify $SOCKET $UNIT: $out"
+fi
+
+security=$(X systemd-analyze security --no-pager $UNIT 2>&1)
+score=$(sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p' <<< "$security")
+if [ -z "$score" ]; then
+    fail "systemd-analyze security $UNIT printed no score: $(tail -3 <<< "$security")"
+elif awk -v s="$score" -v g="$SECURITY_GOAL" 'BEGIN { exit !(s <= g) }'; then
+    pass "systemd-analyze security $UNIT: exposure $score (goal <= $SECURITY_GOAL)"
+else
+    fail "systemd-analyze security $UNIT: exposure $score, above the goal $SECURITY_GOAL"
+fi
+# What still counts against the unit, with its weight.
+grep '^✗' <<< "$security" | sed 's/  */ /g; s/^/INFO    remaining: /'
+
+# ------------------------------------------------------------------------------- 4. socket activation
+step "socket activation"
+X systemctl start $SOCKET || fatal "systemctl start $SOCKET"
+check "$SOCKET listening" "$(prop $SOCKET SubState)" '^listening$'
+check "$UNIT inactive before the first connection" "$(prop $UNIT ActiveState)" '^inactive$'
+
+# The node key (and so the enode) exists only once the service has run: open the first
+# connection with a bare TCP connect.
+t=$(now)
+if X timeout 10 bash -c "exec 3<>/dev/tcp/${ADDR%:*}/${ADDR#*:}"; then
+    pass "first TCP connection to $ADDR accepted"
+else
+    fail "first TCP connection to $ADDR"
+fi
+v=$(wait_for $UNIT ActiveState '^active$' 30)
+check "the first connection started $UNIT (READY=1)" "$v" '^active$'
+timing "first connection -> active (READY=1)" "$(since "$t")"
+[ "$v" = active ] || { X journalctl -u $UNIT -b --no-pager | tail -40 >&2; fatal "$UNIT did not become active"; }
+
+check "node key created 0600 in the StateDirectory" "$(X stat -c '%a' "$NODEKEY")" '^600$'
+enode=$(X stockade enode --key "$NODEKEY" --addr "$ADDR")
+check "stockade enode of the service's key" "$enode" "^enode://[0-9a-f]{128}@${ADDR}\$"
+if in_journal "^$enode\$"; then pass "the service printed the same enode in its journal"
+else fail "enode $enode not in the service's journal"; fi
+
+main=$(prop $UNIT MainPID)
+check "the supervisor runs as the dynamic user (uid), not root" "$(X ps -o uid= -p "$main" | tr -d ' ')" '^[1-9][0-9]*$'
+out=$(ping_node "$enode" --count 3)
+check "stockade ping against the activated service" "$(tail -1 <<< "$out")" '^3 ping\(s\), median'
+
+# ------------------------------------------------------------------------------- 5. STATUS
+step "systemctl show"
+check "ActiveState" "$(prop $UNIT ActiveState)" '^active$'
+check "StatusText from STATUS=" "$(prop $UNIT StatusText)" 'peers in [0-9]+ out [0-9]+.*workers [0-9]+/[0-9]+ up'
+check "NRestarts" "$(prop $UNIT NRestarts)" '^0$'
+
+# ------------------------------------------------------------------------------- 6. worker repair
+step "kill -9 of a worker"
+before=$(worker_pids "$main")
+nworkers=$(wc -w <<< "$before")
+check "the supervisor has handshake workers" "$nworkers" '^[1-9][0-9]*$'
+victim=$(head -1 <<< "$before")
+t=$(now)
+X kill -KILL "$victim"
+repaired=
+end=$(( SECONDS + 20 ))
+while [ $SECONDS -lt $end ]; do
+    after=$(worker_pids "$main")
+    if ! grep -qx "$victim" <<< "$after" && [ "$(wc -w <<< "$after")" = "$nworkers" ]; then repaired=yes; break; fi
+    sleep 0.2
+done
+if [ -n "$repaired" ]; then
+    fresh=$(grep -vxF -f <(echo "$before") <<< "$after" | tr '\n' ' ')
+    pass "worker $victim replaced by ${fresh% } ($nworkers workers again)"
+    timing "kill -9 worker -> replacement spawned" "$(since "$t")"
+else
+    fail "no replacement for worker $victim within 20 s (workers now: $(worker_pids "$main" | tr '\n' ' '))"
+fi
+v=$(wait_for $UNIT StatusText "workers $nworkers/$nworkers up, restarts [1-9]" 15)
+check "STATUS shows every worker up again and the restart" "$v" "workers $nworkers/$nworkers up, restarts [1-9]"
+if in_journal "worker\[[0-9]+\] \(pid $victim\) killed by signal 9"; then
+    pass "journal: worker (pid $victim) killed by signal 9"
+else
+    fail "no 'worker[i] (pid $victim) killed by signal 9' in the journal"
+fi
+out=$(ping_node "$enode" --count 3)
+check "stockade ping after the worker restart" "$(tail -1 <<< "$out")" '^3 ping\(s\), median'
+check "MainPID unchanged (the supervisor repaired it, not systemd)" "$(prop $UNIT MainPID)" "^$main\$"
+check "NRestarts still 0" "$(prop $UNIT NRestarts)" '^0$'
+check "still active" "$(prop $UNIT ActiveState)" '^active$'
+
+# ------------------------------------------------------------------------------- 7. watchdog
+step "SIGSTOP of the supervisor: watchdog restart"
+X mkdir -p "$DROPIN_DIR"
+Xin sh -c "cat > $DROPIN_DIR/50-watchdog-test.conf" < ops/systemd/watchdog-test.conf
+X systemctl daemon-reload
+# WATCHDOG_USEC reaches the process only at its start: restart it under the short watchdog.
+X systemctl restart $UNIT || fail "systemctl restart $UNIT with the test watchdog"
+check "restarted under WatchdogSec=3" "$(wait_for $UNIT ActiveState '^active$' 30) $(prop $UNIT WatchdogUSec)" '^active 3s$'
+check "NRestarts 0 after a manual restart" "$(prop $UNIT NRestarts)" '^0$'
+main=$(prop $UNIT MainPID)
+# Several 1.5 s ping periods pass with every child healthy: the watchdog is fed.
+sleep 4
+check "fed watchdog: still the same supervisor after 4 s" "$(prop $UNIT MainPID) $(prop $UNIT NRestarts)" "^$main 0\$"
+t=$(now)
+X kill -STOP "$main"
+v=$(wait_for $UNIT NRestarts '^1$' 40)
+check "watchdog restarted the frozen supervisor (NRestarts)" "$v" '^1$'
+timing "SIGSTOP supervisor -> NRestarts=1" "$(since "$t")"
+if in_journal 'Watchdog timeout'; then
+    pass "journal: $(journal | grep -m1 -o 'Watchdog timeout.*')"
+else
+    fail "no 'Watchdog timeout' in the journal"
+fi
+v=$(wait_for $UNIT ActiveState '^active$' 30)
+check "active again after the watchdog restart" "$v" '^active$'
+timing "SIGSTOP supervisor -> active again" "$(since "$t")"
+newmain=$(prop $UNIT MainPID)
+if [ -n "$newmain" ] && [ "$newmain" != 0 ] && [ "$newmain" != "$main" ]; then
+    pass "new supervisor $newmain replaced the frozen $main"
+else
+    fail "MainPID after the watchdog restart: '$newmain' (frozen one was $main)"
+fi
+out=$(ping_node "$enode" --count 3)
+check "stockade ping after the watchdog restart (same node key)" "$(tail -1 <<< "$out")" '^3 ping\(s\), median'
+X rm -f "$DROPIN_DIR/50-watchdog-test.conf"
+X systemctl daemon-reload
+
+# ------------------------------------------------------------------------------- 8. stop
+step "systemctl stop with a peer connected"
+"$H/exec.sh" timeout 120 stockade ping "$enode" --count 1000 --interval 0.05 < /dev/null > "$tmp/ping.out" 2>&1 &
+bg_ping=$!
+end=$(( SECONDS + 20 ))
+until grep -q '^pong 5:' "$tmp/ping.out" || [ $SECONDS -ge $end ] || ! kill -0 "$bg_ping" 2>/dev/null; do sleep 0.2; done
+if grep -q '^pong 5:' "$tmp/ping.out"; then pass "peer connected and ponging"
+else fail "background ping never got going: $(tail -2 "$tmp/ping.out")"; fi
+t=$(now)
+if X timeout 40 systemctl stop $UNIT; then pass "systemctl stop $UNIT returned"
+else fail "systemctl stop $UNIT"; fi
+timing "systemctl stop with a peer connected" "$(since "$t")"
+end=$(( SECONDS + 20 ))
+while kill -0 "$bg_ping" 2>/dev/null && [ $SECONDS -lt $end ]; do sleep 0.2; done
+if kill -0 "$bg_ping" 2>/dev/null; then
+    fail "the peer was still connected 20 s after the stop"
+    kill "$bg_ping" 2>/dev/null
+    ping_rc=killed
+else
+    wait "$bg_ping"
+    ping_rc=$?
+fi
+bg_ping=
+check "the peer's ping ended with an error" "$ping_rc" '^[1-9][0-9]*$'
+check "the peer received Disconnect(Quitting)" "$(grep -m1 'disconnect' "$tmp/ping.out")" 'client quitting'
+check "ActiveState after stop" "$(prop $UNIT ActiveState)" '^inactive$'
+check "Result after stop (clean exit)" "$(prop $UNIT Result)" '^success$'
+if in_journal 'stopping \(SIGTERM\)'; then pass "journal: supervisor logged stopping (SIGTERM)"
+else fail "no 'stopping (SIGTERM)' in the journal"; fi
+check "$SOCKET still listening after the service stopped" "$(prop $SOCKET SubState)" '^listening$'
+# Over the whole run the children's heartbeats kept flowing: the supervisor never had to kill a
+# hung child, nor gave up on a crash-looping one.
+if in_journal 'silent for|giving up'; then
+    fail "the supervisor killed a hung child or gave up: $(journal | grep -E -m2 'silent for|giving up' | tr '\n' ' ')"
+else
+    pass "no child was killed as hung, no crash loop, over the whole run"
+fi
+
+# ------------------------------------------------------------------------------- done
+if [ "$failed" -gt 0 ]; then
+    echo "---- journal of $UNIT (last 60 lines)" >&2
+    X journalctl -u $UNIT -b --no-pager -o short-monotonic | tail -60 >&2
+fi
+timing "total" "$(since "$t_total")"
+summary
+[ "$failed" -eq 0 ]
