@@ -1,0 +1,154 @@
+import DevP2P
+import Enode
+import Foundation
+import PeerLink
+import Secp256k1
+import Sockets
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a running daemon did with one peer: kept it (it answered a ping from the peer
+/// manager), refused it with a devp2p Disconnect reason, or closed the connection without one.
+enum PeerAdmission: CustomStringConvertible {
+    case kept(PeerLink)
+    case refused(DisconnectReason)
+    case closed(String)
+
+    var reason: DisconnectReason? {
+        if case .refused(let r) = self { return r }
+        return nil
+    }
+
+    var link: PeerLink? {
+        if case .kept(let l) = self { return l }
+        return nil
+    }
+
+    var description: String {
+        switch self {
+        case .kept: return "kept"
+        case .refused(let r): return "refused: \(r)"
+        case .closed(let s): return "closed: \(s)"
+        }
+    }
+
+    /// Dials `enode` as `key` with `hello` (a Stockade Hello for that key by default) and finds
+    /// out what the daemon did. A refusal after the encryption handshake arrives in place of the
+    /// daemon's Hello; one at the add-peer check arrives after it, so the link is then pinged:
+    /// the daemon's Disconnect is written before it reads anything from an unwanted peer.
+    static func attempt(_ enode: EnodeURL, key: PrivateKey = .generate(), hello: Hello? = nil) -> PeerAdmission {
+        let link: PeerLink
+        do {
+            link = try PeerLink.dial(enode, key: key, hello: hello ?? TestPeer.hello(for: key), timeout: .seconds(10))
+        } catch {
+            if case .setup(.remoteDisconnected(let r)) = error { return .refused(r) }
+            return .closed(error.description)
+        }
+        do {
+            _ = try link.ping(timeout: .seconds(5))
+            return .kept(link)
+        } catch {
+            if case .remoteDisconnected(let r) = error { return .refused(r) }
+            return .closed(error.description)
+        }
+    }
+}
+
+/// A `stockade` command run to completion: its exit status and everything it printed.
+struct CLIResult: CustomStringConvertible {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+    var description: String { "exit \(status)\nstdout:\n\(stdout)\nstderr:\n\(stderr)" }
+}
+
+/// Collects a pipe's bytes on a thread of its own until end of stream.
+private final class PipeDrain: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ handle: FileHandle) {
+        Thread.detachNewThread { [self] in
+            let all = handle.readDataToEndOfFile()
+            lock.withLock { data = all }
+            done.signal()
+        }
+    }
+
+    /// The bytes, once the writer closed its end; nil if that did not happen within `timeout`.
+    func text(timeout: TimeInterval) -> String? {
+        guard done.wait(timeout: .now() + timeout) == .success else { return nil }
+        return lock.withLock { String(decoding: data, as: UTF8.self) }
+    }
+}
+
+extension DaemonProcess {
+    /// The control socket `run` serves when none is configured: <state-dir>/control.sock.
+    var controlSocket: String { stateDir.appendingPathComponent("control.sock").path }
+
+    /// The node key the daemon created in its state directory.
+    func nodeKey() throws -> PrivateKey {
+        try NodeKeyFile.load(path: stateDir.appendingPathComponent("nodekey").path).key
+    }
+
+    /// Runs `stockade <arguments> --control-socket <this daemon's>` to completion.
+    func control(_ arguments: [String], timeout: TimeInterval = 20) throws -> CLIResult {
+        try DaemonProcess.stockade(arguments + ["--control-socket", controlSocket], timeout: timeout)
+    }
+
+    /// Runs `stockade <arguments>` to completion (killed after `timeout`).
+    static func stockade(_ arguments: [String], timeout: TimeInterval = 20) throws -> CLIResult {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let outText = PipeDrain(out.fileHandleForReading), errText = PipeDrain(err.fileHandleForReading)
+        let end = Date().addingTimeInterval(timeout)
+        while p.isRunning && Date() < end { usleep(10_000) }
+        if p.isRunning {
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            throw DaemonTestError("stockade \(arguments.joined(separator: " ")) did not finish within \(timeout) s")
+        }
+        p.waitUntilExit()
+        return CLIResult(status: p.terminationStatus, stdout: outText.text(timeout: 5) ?? "", stderr: errText.text(timeout: 5) ?? "")
+    }
+
+    /// Polls `stockade status --json` until `predicate` holds (its numbers come with the
+    /// children's once-a-second heartbeats, so they trail events by up to a second); the last
+    /// status read.
+    @discardableResult
+    func status(within timeout: TimeInterval = 10, until predicate: ([String: Any]) -> Bool) throws -> [String: Any] {
+        let end = Date().addingTimeInterval(timeout)
+        var last = try status()
+        while !predicate(last) && Date() < end {
+            usleep(100_000)
+            last = try status()
+        }
+        return last
+    }
+
+    /// `stockade status --json`, parsed.
+    func status() throws -> [String: Any] {
+        let r = try control(["status", "--json"])
+        guard r.status == 0, let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any] else {
+            throw DaemonTestError("stockade status failed: \(r)")
+        }
+        return json
+    }
+}
+
+/// A peer identity of the test's own: a key and the enode URL naming it at 127.0.0.1 (the
+/// port is only a label here; nothing listens on it).
+struct TestIdentity {
+    let key = PrivateKey.generate()
+    var nodeID: NodeID { NodeID(publicKey: key.publicKey) }
+    var enode: String { "enode://\(nodeID.hex)@127.0.0.1:30303" }
+    var shortID: String { String(nodeID.hex.prefix(16)) }
+}
