@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET="${FUZZ_SECONDS:-60}"
 SCRATCH=.build-fuzz
 swift build -c release --scratch-path "$SCRATCH" --product StockadeFuzz \
-  -Xswiftc -DFUZZING -Xswiftc -sanitize=fuzzer,address >&2
+  -Xswiftc -DFUZZING -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld >&2
 BIN="$SCRATCH/release/StockadeFuzz"
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(rlp handshake frame message snappy ipc setup)
