@@ -119,9 +119,13 @@ final class PeerRunLoop: @unchecked Sendable {
             connectionAddress[q.connectionID] = (q.remoteAddress, q.remotePort)
             let verdict = checkPostHandshake(q)
             send(.toWorker(worker, .checkVerdict(verdict), requestID: requestID))
+            refused(verdict, nodeID: q.nodeID, connectionID: q.connectionID, direction: q.direction)
         case .checkAddPeer(let q):
+            // Every dial is a static node's, in flight until it connects or fails.
+            let direction: IPCMessage.Direction = dials.isDialing(connectionID: q.connectionID) ? .outbound : .inbound
             let verdict = checkAddPeer(q)
             send(.toWorker(worker, .checkVerdict(verdict), requestID: requestID))
+            refused(verdict, nodeID: q.nodeID, connectionID: q.connectionID, direction: direction)
         case .peerHandoff(let h) where fds.count == 1:
             connectionWorker[h.connectionID] = nil
             connectionAddress[h.connectionID] = nil
@@ -163,6 +167,18 @@ final class PeerRunLoop: @unchecked Sendable {
         let v = set.checkAddPeer(id: q.nodeID, direction: direction, connectionID: q.connectionID, sharesCapability: shared)
         peerSet = set
         return verdictMessage(v)
+    }
+
+    /// A refused inbound peer is a failed handshake with its reason, and the worker reports
+    /// nothing more about it (it holds no reservation): report it and forget the connection
+    /// here. A refused dial is reported by the worker's DialFailed instead.
+    private func refused(_ v: IPCMessage.CheckVerdict, nodeID: [UInt8], connectionID: UInt64, direction: IPCMessage.Direction) {
+        guard !v.accepts, direction == .inbound else { return }
+        connectionWorker[connectionID] = nil
+        let address = connectionAddress.removeValue(forKey: connectionID)
+        let reason = DisconnectReason(rawValue: v.disconnectReason ?? DisconnectReason.requested.rawValue)
+        event(.handshakeFailed, nodeID: nodeID, address: address?.ip ?? "0.0.0.0", port: address?.port ?? 0,
+              direction: .inbound, reason: reason.rawValue, detail: "refused by this node: \(reason)")
     }
 
     private func verdictMessage(_ v: PeerSet.Verdict) -> IPCMessage.CheckVerdict {
