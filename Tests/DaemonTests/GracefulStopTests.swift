@@ -17,7 +17,7 @@ final class GracefulStopTests: XCTestCase {
         let enode = try EnodeURL(parsing: daemon.enode())
         let links = try (0..<4).map { _ in try TestPeer.dial(enode) }
         for link in links { _ = try link.ping(timeout: .seconds(5)) }
-        XCTAssertTrue(daemon.waitForLog("peer added: ", times: links.count), daemon.stderr)
+        XCTAssertTrue(daemon.waitForLog("peer added: ", times: links.count))
         let children = try XCTUnwrap(daemon.waitForChildren(TestConfig.childCount))
 
         daemon.signal(SIGTERM)
@@ -34,8 +34,8 @@ final class GracefulStopTests: XCTestCase {
                 guard case PeerLinkError.closedByRemote = error else { return XCTFail("peer \(i): \(error)") }
             }
         }
-        XCTAssertEqual(daemon.waitExit(timeout: 15), 0, daemon.stderr)
-        XCTAssertTrue(daemon.stderr.contains("stopping (SIGTERM)"), daemon.stderr)
+        XCTAssertEqual(daemon.waitExit(timeout: 15), 0)
+        XCTAssertTrue(daemon.stderr.contains("stopping (SIGTERM)"))
         // No role outlives the supervisor.
         for (role, pid) in children {
             let end = Date().addingTimeInterval(5)

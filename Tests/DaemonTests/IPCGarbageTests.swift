@@ -29,7 +29,7 @@ final class IPCGarbageTests: XCTestCase {
         daemon.logOnFailure(of: self)
         try daemon.waitReady()
         let enode = try EnodeURL(parsing: daemon.enode())
-        let before = try XCTUnwrap(daemon.waitForChildren(TestConfig.childCount), daemon.stderr)
+        let before = try XCTUnwrap(daemon.waitForChildren(TestConfig.childCount))
         let victim = try XCTUnwrap(before[role])
 
         let stolen = stockade_steal_fd(victim, 3)
@@ -40,10 +40,11 @@ final class IPCGarbageTests: XCTestCase {
         close(stolen)
         XCTAssertEqual(sent, Self.garbage.count)
 
-        XCTAssertTrue(daemon.waitForLog("\(role) control channel broken: "), daemon.stderr)
-        XCTAssertTrue(daemon.waitForLog("\(role) (pid \(victim)) killed by signal 9"), daemon.stderr)
+        XCTAssertTrue(daemon.waitForLog("\(role) control channel broken: IPC neighbour sent a bad frame"), "no bad frame reported")
+        // The supervisor kills it; the child may see its channel close and exit first.
+        XCTAssertTrue(daemon.waitForLog("\(role) (pid \(victim)) "), "the death of \(role) was not reported")
         let after = try XCTUnwrap(daemon.waitForChildren(TestConfig.childCount) { $0[role] != victim },
-                                  "\(role) was not restarted:\n\(daemon.stderr)")
+                                  "\(role) was not restarted")
         for (other, pid) in before where other != role { XCTAssertEqual(after[other], pid, "\(other) was restarted too") }
 
         // A new handshake goes through the restarted child (the acceptor, or worker[0] as the

@@ -17,7 +17,7 @@ final class PeerLifecycleTests: XCTestCase {
         daemon.logOnFailure(of: self)
         try daemon.waitReady()
         let enode = try EnodeURL(parsing: daemon.enode())
-        let before = try XCTUnwrap(daemon.waitForChildren(TestConfig.childCount), daemon.stderr)
+        let before = try XCTUnwrap(daemon.waitForChildren(TestConfig.childCount))
 
         var ids: [String] = []
         for round in 0..<Self.rounds {
