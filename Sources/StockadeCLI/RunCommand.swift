@@ -67,7 +67,7 @@ struct RunCommand: ParsableCommand {
         }
         let effective = try effectiveConfig()
         let supervisor: Supervisor
-        do { supervisor = try Supervisor(config: effective, configPath: config) } catch {
+        do { supervisor = try Supervisor(config: effective, configPath: config, commandLineOverrides: overridesTOML()) } catch {
             throw ValidationError("\(error)")
         }
         let code = try supervisor.run()
@@ -83,6 +83,21 @@ struct RunCommand: ParsableCommand {
             }
             text = t
         }
+        var base: NodeConfig
+        do { base = try NodeConfig.parse(text) } catch {
+            let where_ = config ?? "config"
+            throw ValidationError("invalid configuration:\n" + error.issues.map { "\(where_): \($0)" }.joined(separator: "\n"))
+        }
+        let overrides = overridesTOML()
+        if overrides.isEmpty { return base }
+        do { base = try NodeConfig.parse(overrides, over: base) } catch {
+            throw ValidationError("invalid option:\n" + error.issues.map { "  \($0)" }.joined(separator: "\n"))
+        }
+        return base
+    }
+
+    /// The flags given, as TOML to parse over the file (empty when none were given).
+    func overridesTOML() -> String {
         var overrides: [String] = []
         func q(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
         var node: [String] = []
@@ -107,16 +122,6 @@ struct RunCommand: ParsableCommand {
         if !node.isEmpty { overrides.append("[node]\n" + node.joined(separator: "\n")) }
         if !peers.isEmpty { overrides.append("[peers]\n" + peers.joined(separator: "\n")) }
         overrides += other
-
-        var base: NodeConfig
-        do { base = try NodeConfig.parse(text) } catch {
-            let where_ = config ?? "config"
-            throw ValidationError("invalid configuration:\n" + error.issues.map { "\(where_): \($0)" }.joined(separator: "\n"))
-        }
-        if overrides.isEmpty { return base }
-        do { base = try NodeConfig.parse(overrides.joined(separator: "\n"), over: base) } catch {
-            throw ValidationError("invalid option:\n" + error.issues.map { "  \($0)" }.joined(separator: "\n"))
-        }
-        return base
+        return overrides.joined(separator: "\n")
     }
 }

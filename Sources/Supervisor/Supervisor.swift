@@ -23,6 +23,9 @@ public final class Supervisor {
 
     private var config: NodeConfig
     private let configPath: String?
+    /// The command line's settings as TOML, applied over the file again on every reload (as at
+    /// start: defaults, then the file, then flags), so a reload never undoes a flag.
+    private let commandLineOverrides: String
     private let loop: PollLoop
     private let notifier = ServiceNotifier()
     private let nodeKey: PrivateKey
@@ -50,9 +53,10 @@ public final class Supervisor {
     }
 
     /// Prepares the node: state directory, node key, listening sockets. Prints the enode URL.
-    public init(config: NodeConfig, configPath: String?) throws {
+    public init(config: NodeConfig, configPath: String?, commandLineOverrides: String = "") throws {
         self.config = config
         self.configPath = configPath
+        self.commandLineOverrides = commandLineOverrides
         signal(SIGPIPE, SIG_IGN)
         // systemd's sockets first (they must be claimed before anything else opens fds).
         let inherited = ListenSockets.takeFromSystemd().filter { ListenSockets.isListeningTCP($0.fd) }
@@ -420,8 +424,11 @@ public final class Supervisor {
             log("reload refused: cannot read \(configPath): \(error.localizedDescription)")
             return
         }
-        let fresh: NodeConfig
-        do { fresh = try NodeConfig.parse(text) } catch {
+        var fresh: NodeConfig
+        do {
+            fresh = try NodeConfig.parse(text)
+            if !commandLineOverrides.isEmpty { fresh = try NodeConfig.parse(commandLineOverrides, over: fresh) }
+        } catch {
             log("reload refused, keeping the running config: \(error.issues.map(\.description).joined(separator: "; "))")
             return
         }
