@@ -176,6 +176,32 @@ final class ControlCommandTests: XCTestCase {
         XCTAssertEqual(probeDrop?["by"] as? String, "remote", events.stdout)
         XCTAssertEqual(probeDrop?["direction"] as? String, "inbound", events.stdout)
 
+        // A peer refused by a check is a failed handshake with its reason: the same key twice.
+        let twin = TestIdentity()
+        let twinLink = PeerAdmission.attempt(enodeB, key: twin.key)
+        XCTAssertNotNil(twinLink.link, "\(twinLink)")
+        XCTAssertEqual(PeerAdmission.attempt(enodeB, key: twin.key).reason, .alreadyConnected)
+        XCTAssertTrue(events.waitFor(10) { out, _ in
+            Self.events(out, id: twin.nodeID.hex).contains { $0["event"] as? String == "handshake-failed" }
+        }, "no handshake-failed event for a refused peer:\n\(events.stdout)")
+        let refusal = Self.events(events.stdout, id: twin.nodeID.hex).first { $0["event"] as? String == "handshake-failed" }
+        XCTAssertEqual(refusal?["reason"] as? String, "already_connected", events.stdout)
+        XCTAssertEqual(refusal?["reasonCode"] as? Int, 5, events.stdout)
+        XCTAssertEqual(refusal?["direction"] as? String, "inbound", events.stdout)
+        XCTAssertTrue((refusal?["address"] as? String)?.hasPrefix("127.0.0.1:") == true, events.stdout)
+        twinLink.link?.disconnect(.requested)
+
+        // A static node nobody answers for: its dial fails, reported as handshake-failed.
+        let nobody = TestIdentity(), closedPort = try freeLoopbackPort()
+        let deadURL = "enode://\(nobody.nodeID.hex)@127.0.0.1:\(closedPort)"
+        XCTAssertEqual(try b.control(["add-peer", deadURL]).status, 0)
+        XCTAssertTrue(events.waitFor(10) { out, _ in !Self.events(out, id: nobody.nodeID.hex).isEmpty }, events.stdout)
+        let failed = Self.events(events.stdout, id: nobody.nodeID.hex).first
+        XCTAssertEqual(failed?["event"] as? String, "handshake-failed", events.stdout)
+        XCTAssertEqual(failed?["direction"] as? String, "outbound", events.stdout)
+        XCTAssertTrue((failed?["detail"] as? String)?.hasPrefix("dial failed: ") == true, events.stdout)
+        XCTAssertEqual(try b.control(["remove-peer", deadURL]).status, 0)
+
         // Removed means not redialed: the static backoff (1 s) passes twice without a new link.
         XCTAssertFalse(b.waitFor(2.5) { _, err in err.components(separatedBy: "peer added: \(idA)").count > 2 }, b.stderr)
     }

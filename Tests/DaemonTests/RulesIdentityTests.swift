@@ -23,6 +23,11 @@ final class RulesIdentityTests: XCTestCase {
         // The first connection is untouched by the refused second one.
         XCTAssertNoThrow(try first.link?.ping(timeout: .seconds(5)))
         XCTAssertEqual(daemon.count("peer added: \(me.shortID)"), 1, daemon.stderr)
+        // Dialing a node that is connected already: kept, not dialed (go-ethereum's dial error
+        // "already connected").
+        let keep = try daemon.control(["add-peer", me.enode])
+        XCTAssertEqual(keep.status, 0, "\(keep)")
+        XCTAssertTrue(keep.stdout.contains("added as static; already connected, kept connected from now on"), "\(keep)")
 
         // Two handshakes of one ID at the same moment: exactly one becomes the peer, the other is
         // told AlreadyConnected (go-ethereum checks only live peers and could take both).

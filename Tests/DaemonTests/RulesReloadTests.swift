@@ -52,6 +52,23 @@ final class RulesReloadTests: XCTestCase {
         withExtendedLifetime((first, more)) {}
     }
 
+    /// Flags override the file at start (RunCommand's order: defaults, file, flags), and still do
+    /// after a reload: --max-peers 1 holds though the reloaded file says nothing of max_peers.
+    func testCommandLineLimitsOutliveAReload() throws {
+        let daemon = try DaemonProcess(["run", "--no-dial", "--max-peers", "1"], config: "[workers]\ncount = \(TestConfig.workers)\n")
+        defer { daemon.stop() }
+        try daemon.waitReady()
+        let enode = try EnodeURL(parsing: daemon.enode())
+        let first = PeerAdmission.attempt(enode)
+        XCTAssertNotNil(first.link, "\(first)\n\(daemon.stderr)")
+        XCTAssertEqual(PeerAdmission.attempt(enode).reason, .tooManyPeers, daemon.stderr)
+
+        daemon.signal(SIGHUP)
+        XCTAssertTrue(daemon.waitForLog("reloaded "), daemon.stderr)
+        XCTAssertEqual(PeerAdmission.attempt(enode).reason, .tooManyPeers, "the flag's limit was lost on reload:\n\(daemon.stderr)")
+        withExtendedLifetime(first) {}
+    }
+
     /// RELOADING=1 and READY=1 in the order received, other fields (STATUS=, MONOTONIC_USEC=) left out.
     static func reloadNotifications(_ notify: NotifySocket) throws -> [String] {
         let fields = notify.collect(until: ["RELOADING=1", "READY=1"], timeout: 10).flatMap(\.fields)

@@ -152,3 +152,50 @@ struct TestIdentity {
     var enode: String { "enode://\(nodeID.hex)@127.0.0.1:30303" }
     var shortID: String { String(nodeID.hex.prefix(16)) }
 }
+
+/// A TCP connection to the daemon from another loopback source address (127.0.0.2, …), so the
+/// acceptor sees a source other than 127.0.0.1. It sends nothing: it only holds a slot.
+final class LoopbackSourceConnection {
+    let fd: Int32
+
+    init(from source: String, to enode: EnodeURL) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw DaemonTestError("socket: \(String(cString: strerror(errno)))") }
+        var from = sockaddr_in(), to = sockaddr_in()
+        from.sin_family = sa_family_t(AF_INET)
+        to.sin_family = sa_family_t(AF_INET)
+        to.sin_port = enode.tcpPort.bigEndian
+        guard inet_pton(AF_INET, source, &from.sin_addr) == 1, inet_pton(AF_INET, "127.0.0.1", &to.sin_addr) == 1 else {
+            Glibc.close(fd)
+            throw DaemonTestError("bad address \(source)")
+        }
+        let size = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &from) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, size) } }
+        // Loopback connects complete at once (or fail at once): no deadline needed.
+        let connected = bound == 0
+            ? withUnsafePointer(to: &to) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, size) } }
+            : -1
+        guard connected == 0 else {
+            let e = errno
+            Glibc.close(fd)
+            throw DaemonTestError("connect from \(source): \(String(cString: strerror(e)))")
+        }
+        TCPSocket.setNonBlocking(fd)
+    }
+
+    deinit { Glibc.close(fd) }
+
+    /// True once the daemon closed the connection (end of stream or reset) within `timeout`.
+    func waitClosedByRemote(timeout: TimeInterval) -> Bool {
+        let end = Date().addingTimeInterval(timeout)
+        while true {
+            let left = Int32(max(0, end.timeIntervalSinceNow * 1000))
+            guard left > 0, TCPSocket.waitFor(fd, events: Int16(POLLIN), timeoutMilliseconds: left) else { return false }
+            do {
+                if let bytes = try TCPSocket.readAvailable(fd, max: 4096), bytes.isEmpty { return true }
+            } catch {
+                return true
+            }
+        }
+    }
+}
