@@ -1,0 +1,81 @@
+import Enode
+
+/// The command line: a mode, the daemon to load, and bounded knobs. Every count and duration
+/// has a range, so a typo cannot start an unbounded run.
+struct Options: Sendable {
+    enum Mode: String, Sendable { case handshakes, pings }
+
+    var mode: Mode
+    var target: EnodeURL
+    var supervisor: Int32
+    /// Dialing threads of the handshake flood (both modes).
+    var floodThreads = 8
+    /// Nice increment for the flood threads (pings mode), so that the probe's own threads are
+    /// not the ones starved by the client's load.
+    var floodNice: Int32 = 0
+    var peers = 100
+    var pingThreads = 4
+    /// Pings per second over all probe peers: each of 100 peers pinged every 100 ms, a load the
+    /// peer manager carries in a few percent of a core, so the idle figure is idle.
+    var pingRate = 1000.0
+    var warmupSeconds = 2.0
+    var windowSeconds = 4.0
+    var runs = 5
+
+    static let usageText = """
+        StockadeLoad handshakes --enode URL --supervisor PID [--threads N] [--warmup S] [--window S] [--runs N]
+        StockadeLoad pings --enode URL --supervisor PID [--peers N] [--ping-threads N] [--ping-rate N] [--threads N]
+                           [--flood-nice N] [--warmup S] [--window S] [--runs N]
+        """
+
+    init(_ arguments: [String]) throws(LoadError) {
+        guard let first = arguments.first, let mode = Mode(rawValue: first) else { throw .usage(Self.usageText) }
+        self.mode = mode
+        var target: EnodeURL?
+        var supervisor: Int32?
+        var i = 1
+        func value() throws(LoadError) -> String {
+            i += 1
+            guard i < arguments.count else { throw .usage("\(arguments[i - 1]) needs a value\n\(Self.usageText)") }
+            return arguments[i]
+        }
+        func int(_ range: ClosedRange<Int>) throws(LoadError) -> Int {
+            let name = arguments[i]
+            let text = try value()
+            guard let n = Int(text), range.contains(n) else { throw .usage("\(name) must be an integer in \(range)") }
+            return n
+        }
+        func seconds(_ range: ClosedRange<Double>) throws(LoadError) -> Double {
+            let name = arguments[i]
+            let text = try value()
+            guard let s = Double(text), range.contains(s) else { throw .usage("\(name) must be seconds in \(range)") }
+            return s
+        }
+        while i < arguments.count {
+            switch arguments[i] {
+            case "--enode":
+                let text = try value()
+                do { target = try EnodeURL(parsing: text) } catch { throw .usage("--enode: \(error)") }
+                guard let ip = target?.ip, ip.bytes == [127, 0, 0, 1] else {
+                    throw .usage("--enode must point at 127.0.0.1 (the benchmark loads only the loopback)")
+                }
+            case "--supervisor": supervisor = Int32(try int(1...Int(Int32.max)))
+            case "--threads": floodThreads = try int(1...256)
+            case "--flood-nice": floodNice = Int32(try int(0...19))
+            case "--peers": peers = try int(1...1000)
+            case "--ping-threads": pingThreads = try int(1...64)
+            case "--ping-rate": pingRate = Double(try int(1...100_000))
+            case "--warmup": warmupSeconds = try seconds(0...30)
+            case "--window": windowSeconds = try seconds(0.5...60)
+            case "--runs": runs = try int(1...50)
+            case "-h", "--help": throw .usage(Self.usageText)
+            default: throw .usage("unknown argument \(arguments[i])\n\(Self.usageText)")
+            }
+            i += 1
+        }
+        guard let target, let supervisor else { throw .usage("--enode and --supervisor are required\n\(Self.usageText)") }
+        self.target = target
+        self.supervisor = supervisor
+        pingThreads = min(pingThreads, peers)
+    }
+}
