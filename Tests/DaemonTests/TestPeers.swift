@@ -41,11 +41,31 @@ final class RawConnection {
         fd = try TCPSocket.connect(to: address, timeoutMilliseconds: timeoutMilliseconds)
     }
 
-    convenience init(to enode: EnodeURL) throws {
+    /// Connects from the loopback address `source` (any 127.x.y.z is local on Linux), so a test
+    /// can play several remote hosts: the acceptor judges throttles and penalties per source.
+    init(to address: SocketAddress, from source: String, timeoutMilliseconds: Int32 = 5000) throws {
+        guard let local = SocketAddress(ip: source, port: 0) else { throw DaemonTestError("bad source \(source)") }
+        fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw DaemonTestError("socket: \(String(cString: strerror(errno)))") }
+        let bound = local.withSockaddr { bind(fd, $0, $1) }
+        let started = bound == 0 ? address.withSockaddr { connect(fd, $0, $1) } : -1
+        let failure = started == 0 || errno == EINPROGRESS ? 0 : errno
+        if failure == 0 && started != 0 && !TCPSocket.waitFor(fd, events: Int16(POLLOUT), timeoutMilliseconds: timeoutMilliseconds) {
+            Glibc.close(fd)
+            throw DaemonTestError("connect from \(source) to \(address) timed out")
+        }
+        let pending = failure == 0 ? TCPSocket.pendingError(fd) : failure
+        guard pending == 0 else {
+            Glibc.close(fd)
+            throw DaemonTestError("\(bound == 0 ? "connect" : "bind") from \(source) to \(address): \(String(cString: strerror(pending)))")
+        }
+    }
+
+    convenience init(to enode: EnodeURL, from source: String? = nil) throws {
         guard let ip = enode.ip, let address = SocketAddress(ipBytes: ip.bytes, port: enode.tcpPort) else {
             throw DaemonTestError("enode has no address: \(enode)")
         }
-        try self.init(to: address)
+        if let source { try self.init(to: address, from: source) } else { try self.init(to: address) }
     }
 
     private var closed = false
