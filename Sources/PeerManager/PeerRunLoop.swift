@@ -81,14 +81,13 @@ final class PeerRunLoop: @unchecked Sendable {
         peerSet?.trusted = Set(s.trustedNodes.compactMap { try? EnodeURL(parsing: $0).nodeID.bytes })
         var fresh = DialScheduler()
         let restrict = s.netrestrict.compactMap(CIDR.init(parsing:))
-        if !s.noDial {
-            for url in s.staticNodes {
-                // go-ethereum's dial errors, checked once here rather than at every attempt.
-                guard let e = try? EnodeURL(parsing: url), let ip = e.ip, e.tcpPort != 0 else { continue }
-                if e.nodeID.bytes == peerSet?.localID { continue }
-                if !restrict.isEmpty && !restrict.contains(where: { $0.contains(ip: ip.description) }) { continue }
-                fresh.add(.init(nodeID: e.nodeID.bytes, ip: ip.description, port: e.tcpPort))
-            }
+        // Kept under NoDial too (listed and counted as static); `tick` dials nothing then.
+        for url in s.staticNodes {
+            // go-ethereum's dial errors, checked once here rather than at every attempt.
+            guard let e = try? EnodeURL(parsing: url), let ip = e.ip, e.tcpPort != 0 else { continue }
+            if e.nodeID.bytes == peerSet?.localID { continue }
+            if !restrict.isEmpty && !restrict.contains(where: { $0.contains(ip: ip.description) }) { continue }
+            fresh.add(.init(nodeID: e.nodeID.bytes, ip: ip.description, port: e.tcpPort))
         }
         // Keep the backoff state of nodes that stay static.
         for t in dials.targets where !fresh.isStatic(t.nodeID) { dials.remove(nodeID: t.nodeID) }
