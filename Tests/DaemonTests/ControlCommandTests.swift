@@ -206,21 +206,27 @@ final class ControlCommandTests: XCTestCase {
         XCTAssertFalse(b.waitFor(2.5) { _, err in err.components(separatedBy: "peer added: \(idA)").count > 2 }, b.stderr)
     }
 
-    /// go-ethereum's NoDial: nothing is dialed, a static node added at run time included.
-    func testNoDialNeverDialsARunTimeStaticNode() throws {
+    /// go-ethereum's NoDial: nothing is dialed, neither the configured static nodes nor one
+    /// added at run time; they are still the node's static list.
+    func testNoDialNeverDialsStaticNodes() throws {
         let a = try DaemonProcess(["run"], config: TestConfig.toml())
         defer { a.stop() }
         try a.waitReady()
-        let b = try DaemonProcess(["run", "--no-dial"], config: TestConfig.toml())
+        let configured = "enode://\(TestIdentity().nodeID.hex)@127.0.0.1:\(try freeLoopbackPort())"
+        let b = try DaemonProcess(["run", "--no-dial", "--static", configured], config: TestConfig.toml())
         defer { b.stop() }
         try b.waitReady()
 
         let added = try b.control(["add-peer", try a.enode()])
         XCTAssertEqual(added.status, 0, "\(added)")
         XCTAssertTrue(added.stdout.contains("added as static, but no_dial is set: it will not be dialed"), "\(added)")
-        // Several of the run loop's dial ticks (250 ms) pass: A never hears from B.
+        let status = try b.status { $0["staticNodes"] as? Int == 2 }
+        XCTAssertEqual(status["staticNodes"] as? Int, 2, "the configured and the added node: \(status)")
+        // Several of the run loop's dial ticks (250 ms) pass: A never hears from B, and the
+        // configured node (nothing listens there) is never tried.
         XCTAssertFalse(a.waitFor(2) { _, err in err.contains("peer added:") }, "B dialed A under --no-dial:\n\(a.stderr)")
         XCTAssertFalse(b.stderr.contains("peer added:"), b.stderr)
+        XCTAssertFalse(b.stderr.contains("dial failed"), b.stderr)
     }
 
     func testCheckConfigReportsEveryErrorWithLineAndKey() throws {
