@@ -163,10 +163,12 @@ public final class Supervisor {
         slot.control = channel
         channel.onFrame = { [unowned self, unowned slot] frame in handle(frame, from: slot) }
         channel.onFailure = { [unowned self, unowned slot, unowned channel] error in
-            // A child that sends a malformed frame is broken: kill it, the restart follows.
-            log("\(slot.name) control channel broken: \(error); killing it")
             channel.close()
             if slot.control === channel { slot.control = nil }
+            // While stopping, children closing their channels is the expected end, not a fault.
+            guard !stopping else { return }
+            // A child that sends a malformed frame is broken: kill it, the restart follows.
+            log("\(slot.name) control channel broken: \(error); killing it")
             if slot.isRunning { kill(slot.pid, SIGKILL) }
         }
         configure(slot)
