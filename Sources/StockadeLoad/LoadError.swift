@@ -2,13 +2,11 @@
 enum LoadError: Error, Sendable, CustomStringConvertible {
     case usage(String)
     case setup(String)
-    case daemonChanged(String)
 
     var description: String {
         switch self {
         case .usage(let s): return "usage: \(s)"
         case .setup(let s): return "setting up the load failed: \(s)"
-        case .daemonChanged(let s): return "the daemon's processes changed during the run: \(s)"
         }
     }
 }

@@ -18,12 +18,15 @@ struct Options: Sendable {
     /// Pings per second over all probe peers: each of 100 peers pinged every 100 ms, a load the
     /// peer manager carries in a few percent of a core, so the idle figure is idle.
     var pingRate = 1000.0
+    /// Seconds of CryptoReference before each handshake window: some 50 rounds, enough for a
+    /// median that ignores the rounds a busy machine disturbed.
+    var referenceSeconds = 1.0
     var warmupSeconds = 2.0
     var windowSeconds = 4.0
     var runs = 5
 
     static let usageText = """
-        StockadeLoad handshakes --enode URL --supervisor PID [--threads N] [--warmup S] [--window S] [--runs N]
+        StockadeLoad handshakes --enode URL --supervisor PID [--threads N] [--reference S] [--warmup S] [--window S] [--runs N]
         StockadeLoad pings --enode URL --supervisor PID [--peers N] [--ping-threads N] [--ping-rate N] [--threads N]
                            [--flood-nice N] [--warmup S] [--window S] [--runs N]
         """
@@ -65,6 +68,7 @@ struct Options: Sendable {
             case "--peers": peers = try int(1...1000)
             case "--ping-threads": pingThreads = try int(1...64)
             case "--ping-rate": pingRate = Double(try int(1...100_000))
+            case "--reference": referenceSeconds = try seconds(0.1...30)
             case "--warmup": warmupSeconds = try seconds(0...30)
             case "--window": windowSeconds = try seconds(0.5...60)
             case "--runs": runs = try int(1...50)

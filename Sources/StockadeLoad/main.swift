@@ -7,8 +7,8 @@ import Glibc
 /// window, printing one `name key=value…` line per window on stdout (progress and failure
 /// texts go to stderr, as `# …` lines). See Options.usageText.
 ///
-///     handshakes   a dial flood (dial, Hello, one Ping, Disconnect; fresh key each time);
-///                  one line per back-to-back window after a warm-up.
+///     handshakes   per run: the CPU-time yardsticks of CryptoReference, then a dial flood
+///                  (dial, Hello, one Ping, Disconnect; fresh key each time): warm-up, window.
 ///     pings        N live peers pinged round-robin from a few threads: per run one idle
 ///                  window, then one window while a dial flood loads the workers.
 
@@ -60,27 +60,31 @@ func reportFailures(_ failures: [String: Int], what: String) {
     }
 }
 
-/// Mode handshakes: one flood, `runs` back-to-back windows after the warm-up.
+/// Mode handshakes: per run, the reference yardsticks (daemon idle), then a flood: warm-up,
+/// one measured window, stop. Restarting the flood per run costs a warm-up each time but lets
+/// every window carry a reference taken moments before it.
 func measureHandshakes(_ o: Options) {
-    note("handshake flood: \(o.floodThreads) dialing threads, warm-up \(o.warmupSeconds) s, \(o.runs) windows of \(o.windowSeconds) s")
-    let flood = HandshakeFlood(target: o.target)
-    let threads = flood.start(threads: o.floodThreads)
-    sleep(until: ContinuousClock.now + .milliseconds(Int64(o.warmupSeconds * 1000)))
-    var before = CPUSnapshot.take(supervisor: o.supervisor)
-    var completedBefore = flood.completed, failedBefore = flood.failed
+    note("handshakes: \(o.runs) runs of a \(o.referenceSeconds) s reference, then \(o.floodThreads) dialing threads: warm-up \(o.warmupSeconds) s, window \(o.windowSeconds) s")
+    var failures: [String: Int] = [:]
     for run in 1...o.runs {
+        let reference = CryptoReference.measure(seconds: o.referenceSeconds)
+        let flood = HandshakeFlood(target: o.target)
+        let threads = flood.start(threads: o.floodThreads)
+        sleep(until: ContinuousClock.now + .milliseconds(Int64(o.warmupSeconds * 1000)))
+        let before = CPUSnapshot.take(supervisor: o.supervisor)
+        let completedBefore = flood.completed, failedBefore = flood.failed
         sleep(until: before.wall + .milliseconds(Int64(o.windowSeconds * 1000)))
         let after = CPUSnapshot.take(supervisor: o.supervisor)
-        let completed = flood.completed, failed = flood.failed
-        emit("handshakes", [("run", "\(run)"), ("completed", "\(completed - completedBefore)"),
-                            ("failed", "\(failed - failedBefore)")],
+        let completed = flood.completed - completedBefore, failed = flood.failed - failedBefore
+        flood.finish(threads)
+        failures.merge(flood.failures) { $0 + $1 }
+        emit("handshakes", [("run", "\(run)"), ("completed", "\(completed)"), ("failed", "\(failed)"),
+                            ("ref_secp_us", format(reference.secp256k1Microseconds, 2)),
+                            ("ref_setup_us", format(reference.setupMicroseconds, 2)),
+                            ("ref_rounds", "\(reference.rounds)")],
              cpu: CPUDelta(from: before, to: after))
-        before = after
-        completedBefore = completed
-        failedBefore = failed
     }
-    flood.finish(threads)
-    reportFailures(flood.failures, what: "handshake")
+    reportFailures(failures, what: "handshake")
 }
 
 /// Mode pings: the probe peers, then per run an idle window and a loaded window.
