@@ -49,9 +49,9 @@ final class StopFlag: Sendable {
     func raise() { raised.store(true, ordering: .releasing) }
 }
 
-/// Sleeps until `deadline` or until `stop` is raised, in short naps.
-func sleep(until deadline: ContinuousClock.Instant, unless stop: StopFlag? = nil) {
-    while ContinuousClock.now < deadline && !(stop?.isRaised ?? false) {
+/// Sleeps until `deadline`, in naps of at most 50 ms.
+func sleep(until deadline: ContinuousClock.Instant) {
+    while ContinuousClock.now < deadline {
         let left = deadline - ContinuousClock.now
         let micros = min(50_000, max(1, Duration.seconds(left) * 1e6))
         usleep(useconds_t(micros))
