@@ -77,7 +77,11 @@ final class ControlServer {
     }
 
     /// Sends one event line to every subscriber.
+    /// Whether anyone listens, so events are only encoded for subscribers.
+    var hasSubscribers: Bool { connections.values.contains { $0.subscribed } }
+
     func publish(_ event: ControlEvent) {
+        guard hasSubscribers else { return }
         let line = ControlCoding.line(event)
         for c in connections.values where c.subscribed {
             if c.output.count - c.outputOffset + line.count > Self.maximumQueuedEventBytes {

@@ -378,6 +378,7 @@ public final class Supervisor {
         }
         let reasonName = e.disconnectReason.map { DisconnectReasonNames.name($0) }
         if e.kind == .dropped { metrics.peerDropped(reason: reasonName ?? "none") }
+        guard controlServer?.hasSubscribers == true else { return }
         let by: String? = e.kind == .dropped ? (e.detail.hasPrefix("remote") ? "remote" : "local") : nil
         controlServer?.publish(ControlEvent(
             event: kind, id: Hex.encode(e.nodeID), address: e.remoteAddress.isEmpty ? "" : "\(e.remoteAddress):\(e.remotePort)",
