@@ -81,8 +81,20 @@ wait_for() {
 # The service's journal, captured whole: piping journalctl into `grep -q` would let grep's early
 # exit SIGPIPE journalctl, and pipefail would turn a match into a failure.
 journal() { X journalctl -u "$UNIT" -b --no-pager -o cat; }
-# in_journal ERE: whether the service's journal has a matching line.
-in_journal() { local j; j=$(journal); grep -qE -- "$1" <<< "$j"; }
+# in_journal ERE: whether the service's journal has a matching line. journald reads each
+# process's stderr as its own stream, so a child's line can land a moment after what the test
+# saw happen: look again for up to 10 s before calling it missing.
+in_journal() {
+    local j end=$(( SECONDS + 10 ))
+    while :; do
+        j=$(journal)
+        grep -qE -- "$1" <<< "$j" && return 0
+        [ $SECONDS -ge $end ] && return 1
+        sleep 0.3
+    done
+}
+# journal_has_now ERE: a matching line right now (for what must never have happened).
+journal_has_now() { local j; j=$(journal); grep -qE -- "$1" <<< "$j"; }
 # worker_pids MAINPID: the supervisor's "child worker" processes, one pid a line.
 worker_pids() {
     X ps --ppid "$1" -o pid=,args= | awk '/ child worker /{ print $1 }'
@@ -132,9 +144,9 @@ step "install binary and units"
 Xin sh -c 'cat > /usr/local/bin/stockade.new && chmod 0755 /usr/local/bin/stockade.new && mv /usr/local/bin/stockade.new /usr/local/bin/stockade' < "$BIN" \
     || fatal "install the binary in the container"
 # --static-swift-stdlib leaves the C libraries Package.swift links as system libraries
-# (libsecp256k1, libsnappy, libsystemd) dynamic. The harness's minimal Debian has libsystemd0
-# but not the others: bring in the host's copies of whatever the loader cannot find, exactly as
-# a package's Depends: would on a real machine.
+# (libsecp256k1, libsnappy, libsystemd, libseccomp, ...) dynamic. The harness's minimal Debian
+# has systemd's (libsystemd0, libseccomp2) but not the others: bring in the host's copies of
+# whatever the loader cannot find, as a package's Depends: would on a real machine.
 missing=$(X ldd /usr/local/bin/stockade | awk '/not found/{ print $1 }')
 bundled=()
 for soname in $missing; do
@@ -200,6 +212,16 @@ enode=$(X stockade enode --key "$NODEKEY" --addr "$ADDR")
 check "stockade enode of the service's key" "$enode" "^enode://[0-9a-f]{128}@${ADDR}\$"
 if in_journal "^$enode\$"; then pass "the service printed the same enode in its journal"
 else fail "enode $enode not in the service's journal"; fi
+
+# The children sandbox themselves (ChildRuntime's Sandbox) inside systemd's own seccomp filter
+# and NoNewPrivileges: the workers' and the acceptor's file-access filter must still install.
+if journal_has_now 'could not drop root|no file-access filter'; then
+    fail "a child's sandbox is incomplete under systemd: $(journal | grep -E -m2 'could not drop root|no file-access filter' | tr '\n' ' ')"
+elif in_journal 'worker\[[0-9]+\] .*file access and exec denied \(seccomp\)' && in_journal 'acceptor .*file access and exec denied \(seccomp\)'; then
+    pass "workers and acceptor installed their seccomp file-access filter under the unit's own filter"
+else
+    fail "no worker or acceptor reported its seccomp file-access filter"
+fi
 
 main=$(prop $UNIT MainPID)
 check "the supervisor runs as the dynamic user (uid), not root" "$(X ps -o uid= -p "$main" | tr -d ' ')" '^[1-9][0-9]*$'
@@ -316,7 +338,7 @@ else fail "no 'stopping (SIGTERM)' in the journal"; fi
 check "$SOCKET still listening after the service stopped" "$(prop $SOCKET SubState)" '^listening$'
 # Over the whole run the children's heartbeats kept flowing: the supervisor never had to kill a
 # hung child, nor gave up on a crash-looping one.
-if in_journal 'silent for|giving up'; then
+if journal_has_now 'silent for|giving up'; then
     fail "the supervisor killed a hung child or gave up: $(journal | grep -E -m2 'silent for|giving up' | tr '\n' ' ')"
 else
     pass "no child was killed as hung, no crash loop, over the whole run"
