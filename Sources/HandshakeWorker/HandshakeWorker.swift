@@ -32,6 +32,12 @@ public final class HandshakeWorker {
     private var questions: [UInt32: UInt64] = [:]
     private var nextRequest: UInt32 = 0
     private var stats = (handedOff: UInt64(0), failed: UInt64(0), dials: UInt64(0))
+    /// Refused connections kept half-open until the peer has read our Disconnect, by fd, with
+    /// a token so a late timer never closes a reused fd number.
+    private var lingering: [Int32: UInt64] = [:]
+    private var lingerTokens: UInt64 = 0
+    /// Refused connections lingering at once; past this they are closed at once.
+    static let maximumLingering = 256
     /// Failures by `failureLabel`, reported as handshakes_failed_<label>_total so the metrics
     /// show handshakes failed by reason (a fixed, small set of labels).
     private var failedBy: [String: UInt64] = [:]
@@ -361,7 +367,8 @@ public final class HandshakeWorker {
     private func finish(_ c: HandshakeConnection, _ failure: SetupFailure, dialKind: IPCMessage.DialFailed.Kind? = nil) {
         guard connections[c.id] != nil else { return }
         forget(c)
-        close(c.fd)
+        // Past the encryption handshake the setup may have sent a Disconnect: let it be read.
+        if c.setup?.remoteNodeID != nil { linger(c.fd) } else { close(c.fd) }
         stats.failed += 1
         failedBy[Self.failureLabel(failure), default: 0] += 1
         if let nodeID = c.reservedNodeID {
@@ -402,6 +409,41 @@ public final class HandshakeWorker {
         case .timeout: return .timedOut
         case .rejected, .remoteDisconnected, .io: return .failed
         }
+    }
+
+    /// Closing a socket with unread input makes the kernel send RST, and a peer that gets RST
+    /// discards what it had not read yet: our Disconnect and its reason. So after a Disconnect
+    /// the write side is shut, input is drained, and the socket closes when the peer closes or
+    /// after go-ethereum's disconnect write deadline.
+    private func linger(_ fd: Int32) {
+        guard lingering.count < Self.maximumLingering else { close(fd); return }
+        shutdown(fd, Int32(SHUT_WR))
+        lingerTokens += 1
+        let token = lingerTokens
+        lingering[fd] = token
+        do {
+            try child.loop.register(fd: fd, interest: .readable) { [unowned self] _ in
+                var sink = [UInt8](repeating: 0, count: 4096)
+                while true {
+                    let n = sink.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                    if n > 0 { continue }
+                    if n < 0 && (errno == EAGAIN || errno == EINTR) { return }
+                    endLinger(fd, token)
+                    return
+                }
+            }
+        } catch {
+            endLinger(fd, token)
+            return
+        }
+        child.loop.schedule(after: Self.disconnectWriteTimeout) { [unowned self] in endLinger(fd, token) }
+    }
+
+    private func endLinger(_ fd: Int32, _ token: UInt64) {
+        guard lingering[fd] == token else { return }
+        lingering[fd] = nil
+        child.loop.unregister(fd: fd)
+        close(fd)
     }
 
     private func forget(_ c: HandshakeConnection) {
