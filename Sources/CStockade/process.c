@@ -7,6 +7,8 @@ int stockade_set_no_new_privs(void) { return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0,
 
 int stockade_set_parent_death_signal(int sig) { return prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0); }
 
+int stockade_set_process_name(const char *name) { return prctl(PR_SET_NAME, name, 0, 0, 0); }
+
 int stockade_accept_nonblocking(int fd, void *addr, unsigned int *addrlen) {
     return accept4(fd, (struct sockaddr *)addr, (socklen_t *)addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 }

@@ -31,6 +31,8 @@ public final class ChildProcess {
         // Die with the supervisor; if it is already gone (we were spawned just before it died),
         // go now rather than run unsupervised.
         _ = stockade_set_parent_death_signal(SIGTERM)
+        // Re-executed through /proc/self/exe, a child would show as "exe" in ps and the journal.
+        _ = stockade_set_process_name(role == .worker ? "stockade-wrk\(index)" : role == .acceptor ? "stockade-acc" : "stockade-pm")
         if let expected = ProcessInfo.processInfo.environment[ChildDescriptors.parentPIDVariable].flatMap(Int32.init),
            getppid() != expected {
             Self.log(role, index, "supervisor is gone; exiting")

@@ -11,6 +11,8 @@
 int stockade_set_no_new_privs(void);
 /// prctl(PR_SET_PDEATHSIG, sig): the child gets `sig` when its parent dies (no orphans).
 int stockade_set_parent_death_signal(int sig);
+/// prctl(PR_SET_NAME): the name ps, top and systemd's logs show (15 bytes at most).
+int stockade_set_process_name(const char *name);
 /// accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC.
 int stockade_accept_nonblocking(int fd, void *addr, unsigned int *addrlen);
 /// The uid of the process at the other end of a Unix socket (SO_PEERCRED; struct ucred is
