@@ -215,6 +215,8 @@ final class PeerRunLoop: @unchecked Sendable {
             }
             .withConnectedSocket(fd)
             .whenComplete { [unowned self] result in
+                // Completes on this run loop, where the loop-bound handler may be used.
+                let handler = boxed.value
                 switch result {
                 case .success(let channel):
                     peers[nodeID] = LivePeer(channel: channel, handler: handler, connectionID: h.connectionID, direction: h.direction,
