@@ -53,9 +53,8 @@ public final class Acceptor {
             do {
                 let s = try RoleSettingsCoding.decode(AcceptorSettings.self, from: c.json)
                 if settings == nil { child.log(Sandbox.enter(denyFileAccess: true)) }
+                if settings == nil { admission = InboundAdmission(settings: s) } else { admission.apply(s) }
                 settings = s
-                // A reload keeps what was learned about sources only if the rules are the same.
-                admission = InboundAdmission(settings: s)
                 updateAccepting()
             } catch {
                 child.log("bad Configure from supervisor: \(error)")

@@ -8,11 +8,11 @@ struct InboundAdmission {
     /// A source in flight on two worker deaths within this window is taken to crash workers.
     static let crashWindow: Duration = .seconds(600)
 
-    let netrestrict: [CIDR]
-    let throttleLAN: Bool
-    let penaltiesEnabled: Bool
-    let trustedAddresses: Set<String>
-    let trustedPendingSlots: Int
+    private(set) var netrestrict: [CIDR]
+    private(set) var throttleLAN: Bool
+    private(set) var penaltiesEnabled: Bool
+    private(set) var trustedAddresses: Set<String>
+    private(set) var trustedPendingSlots: Int
     private var throttle: InboundThrottle
     private(set) var penalties: SourcePenalties
     private var crashSightings: [String: [ContinuousClock.Instant]] = [:]
@@ -25,6 +25,21 @@ struct InboundAdmission {
         trustedPendingSlots = settings?.trustedPendingSlots ?? 0
         throttle = InboundThrottle(window: .milliseconds(settings?.inboundThrottleMs ?? 0))
         penalties = SourcePenalties(exempt: (settings?.penaltyExempt ?? []).compactMap(CIDR.init(parsing:)))
+    }
+
+    /// New rules (a reload, a node trusted at run time) without forgetting what was learned
+    /// about sources: recent attempts and penalties carry over unless their own rules changed.
+    mutating func apply(_ settings: AcceptorSettings) {
+        netrestrict = settings.netrestrict.compactMap(CIDR.init(parsing:))
+        throttleLAN = settings.throttleLAN
+        penaltiesEnabled = settings.penalties
+        trustedAddresses = Set(settings.trustedAddresses)
+        trustedPendingSlots = settings.trustedPendingSlots
+        if throttle.window != .milliseconds(settings.inboundThrottleMs) {
+            throttle = InboundThrottle(window: .milliseconds(settings.inboundThrottleMs))
+        }
+        let exempt = settings.penaltyExempt.compactMap(CIDR.init(parsing:))
+        if exempt != penalties.exempt { penalties = SourcePenalties(exempt: exempt) }
     }
 
     func isTrusted(_ ip: String) -> Bool { trustedAddresses.contains(ip) }

@@ -357,7 +357,10 @@ public final class Supervisor {
             if nextControlRequest == 0 { nextControlRequest = 1 }
             let id = nextControlRequest
             let json = String(decoding: ControlCoding.line(request).dropLast(), as: UTF8.self)
-            pendingControl[id] = reply
+            pendingControl[id] = { [weak self] answer in
+                if answer.ok, let self { self.trustChanged(by: request) }
+                reply(answer)
+            }
             do { try channel.send(.controlRequest(.init(json: json)), requestID: id) } catch {
                 pendingControl[id] = nil
                 reply(.failure("cannot reach the peer manager: \(error)"))
@@ -367,6 +370,17 @@ public final class Supervisor {
                 self?.pendingControl.removeValue(forKey: id)?(.failure("the peer manager did not answer within \(Self.controlTimeout)"))
             }
         }
+    }
+
+    /// A node trusted or untrusted at run time also gets (or loses) the acceptor's trusted
+    /// handshake slots and throttle exemption, which go by its enode URL's address.
+    private func trustChanged(by request: ControlRequest) {
+        guard request.command == .trust || request.command == .untrust, let text = request.enode,
+              let url = try? EnodeURL(parsing: text) else { return }
+        var trusted = config.peers.trusted.filter { (try? EnodeURL(parsing: $0).nodeID) != url.nodeID }
+        if request.command == .trust { trusted.append(text) }
+        config.peers.trusted = trusted
+        if let acceptor = slots.first(where: { $0.role == .acceptor }) { configure(acceptor) }
     }
 
     private func publish(_ e: IPCMessage.PeerEvent) {
