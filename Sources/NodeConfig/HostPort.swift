@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import Enode
 
 /// An `IP:port` socket address as written in config and on the command line
 /// (`127.0.0.1:30303`, `[::1]:30303`). Host names are refused: a node's listen and dial
@@ -27,29 +25,11 @@ public struct HostPort: Sendable, Equatable, Hashable, CustomStringConvertible {
             portText = s[s.index(after: colon)...]
             if host.contains(":") { return nil }   // bare IPv6 needs brackets
         }
-        guard let port = UInt16(portText), IPAddressText.isValid(String(host)) else { return nil }
+        guard let port = UInt16(portText), IPAddress(String(host)) != nil else { return nil }
         return HostPort(ip: String(host), port: port)
     }
 
     public var description: String { isIPv6 ? "[\(ip)]:\(port)" : "\(ip):\(port)" }
-}
-
-/// Literal IPv4/IPv6 address checks and bytes, via inet_pton.
-public enum IPAddressText {
-    public static func isValid(_ s: String) -> Bool { bytes(s) != nil }
-
-    /// 4 bytes for IPv4, 16 for IPv6, nil if not a literal address.
-    public static func bytes(_ s: String) -> [UInt8]? {
-        var v4 = in_addr()
-        if inet_pton(AF_INET, s, &v4) == 1 {
-            return withUnsafeBytes(of: &v4) { Array($0) }
-        }
-        var v6 = in6_addr()
-        if inet_pton(AF_INET6, s, &v6) == 1 {
-            return withUnsafeBytes(of: &v6) { Array($0) }
-        }
-        return nil
-    }
 }
 
 /// A CIDR network such as `10.0.0.0/8` (go-ethereum's netutil.Netlist entries).
@@ -59,14 +39,14 @@ public struct CIDR: Sendable, Equatable, CustomStringConvertible {
 
     public init?(parsing s: String) {
         let parts = s.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, let bytes = IPAddressText.bytes(String(parts[0])),
+        guard parts.count == 2, let bytes = IPAddress(String(parts[0]))?.bytes,
               let len = Int(parts[1]), len >= 0, len <= bytes.count * 8 else { return nil }
         network = CIDR.mask(bytes, len)
         prefixLength = len
     }
 
     public func contains(ip: String) -> Bool {
-        guard var b = IPAddressText.bytes(ip) else { return false }
+        guard var b = IPAddress(ip)?.bytes else { return false }
         // An IPv4-mapped IPv6 address (::ffff:a.b.c.d) matches IPv4 networks.
         if b.count == 16 && network.count == 4 && b[0..<10].allSatisfy({ $0 == 0 }) && b[10] == 0xff && b[11] == 0xff {
             b = Array(b[12...])
@@ -81,12 +61,5 @@ public struct CIDR: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    public var description: String {
-        if network.count == 4 { return network.map(String.init).joined(separator: ".") + "/\(prefixLength)" }
-        var buf = [CChar](repeating: 0, count: 64)
-        var a = in6_addr()
-        withUnsafeMutableBytes(of: &a) { $0.copyBytes(from: network) }
-        inet_ntop(AF_INET6, &a, &buf, 64)
-        return String(cString: buf) + "/\(prefixLength)"
-    }
+    public var description: String { "\(IPAddress(bytes: network)?.description ?? "?")/\(prefixLength)" }
 }

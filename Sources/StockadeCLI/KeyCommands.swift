@@ -2,6 +2,7 @@ import ArgumentParser
 import Control
 import Enode
 import Foundation
+import NodeConfig
 import Secp256k1
 
 struct KeygenCommand: ParsableCommand {
@@ -51,23 +52,9 @@ struct EnodeCommand: ParsableCommand {
 extension EnodeURL {
     /// An enode URL for `nodeID` at an `IP:PORT` written by a person.
     init(nodeID: NodeID, address: String) throws {
-        guard let hp = HostPortText.split(address), let ip = IPAddress(hp.host), let port = UInt16(hp.port) else {
+        guard let hp = HostPort.parse(address), let ip = IPAddress(hp.ip) else {
             throw ValidationError("not an IP:PORT address: \(address)")
         }
-        self.init(nodeID: nodeID, ip: ip, tcpPort: port)
-    }
-}
-
-/// Splits `1.2.3.4:5` and `[::1]:5`.
-enum HostPortText {
-    static func split(_ s: String) -> (host: String, port: String)? {
-        if s.hasPrefix("["), let close = s.firstIndex(of: "]") {
-            let host = String(s[s.index(after: s.startIndex)..<close])
-            let rest = s[s.index(after: close)...]
-            guard rest.hasPrefix(":") else { return nil }
-            return (host, String(rest.dropFirst()))
-        }
-        guard let colon = s.lastIndex(of: ":") else { return nil }
-        return (String(s[..<colon]), String(s[s.index(after: colon)...]))
+        self.init(nodeID: nodeID, ip: ip, tcpPort: hp.port)
     }
 }
