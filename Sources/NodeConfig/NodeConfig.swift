@@ -44,6 +44,13 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     public var timeouts: Timeouts
     public var control: Control
     public var metrics: Metrics
+    /// Streams (StreamsConfig.swift). Defaults until their tables are parsed.
+    public var mux: Mux = .standard
+    public var services: [String: String] = [:]
+    public var allow: [ExitRule] = []
+    public var deny: [ExitRule] = []
+    public var socks5: Socks5 = Socks5(listen: "", defaultExit: "")
+    public var forwards: [Forward] = []
 
     /// The embedded defaults, parsed from `defaultTOML` so the documented text is the truth.
     public static var defaults: NodeConfig {

@@ -52,6 +52,13 @@ public struct PeerManagerSettings: Codable, Sendable, Equatable {
     public var pingIntervalMs: Int
     public var readTimeoutMs: Int
     public var writeTimeoutMs: Int
+    /// Streams: bounds, exit rules, entry listeners (StreamsConfig.swift).
+    public var mux: NodeConfig.Mux
+    public var services: [String: String]
+    public var allow: [NodeConfig.ExitRule]
+    public var deny: [NodeConfig.ExitRule]
+    public var socks5: NodeConfig.Socks5
+    public var forwards: [NodeConfig.Forward]
     public init(nodeIDHex: String, config: NodeConfig) {
         self.nodeIDHex = nodeIDHex
         maxPeers = config.peers.maxPeers
@@ -64,6 +71,12 @@ public struct PeerManagerSettings: Codable, Sendable, Equatable {
         pingIntervalMs = config.timeouts.pingIntervalMs
         readTimeoutMs = config.timeouts.readTimeoutMs
         writeTimeoutMs = config.timeouts.writeTimeoutMs
+        mux = config.mux
+        services = config.services
+        allow = config.allow
+        deny = config.deny
+        socks5 = config.socks5
+        forwards = config.forwards
     }
 }
 
