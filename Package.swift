@@ -47,6 +47,7 @@ let package = Package(
         .target(name: "Enode", dependencies: ["Secp256k1", "Keccak"]),
         .target(name: "DevP2P", dependencies: ["RLP", "RLPxFrame", "RLPxHandshake", "Snappy", "Keccak", "Secp256k1", "Enode"]),
         .target(name: "IPC", dependencies: ["CStockade"]),
+        .target(name: "Mux"),
 
         // --- operating-system seams -------------------------------------------------------
         .target(name: "PollLoop", dependencies: ["CStockade"]),
@@ -108,6 +109,7 @@ let package = Package(
             "DevP2P", "RLPxHandshake", "RLPxFrame", "Secp256k1", "Enode", "IPC", "CStockade", "TestVectors",
             "PeerLink", "Sockets", "Control", "NodeConfig",
         ]),
+        .testTarget(name: "MuxTests", dependencies: ["Mux", "TestVectors"]),
         .testTarget(name: "IPCTests", dependencies: ["IPC", "PollLoop", "CStockade", "TestVectors"]),
     ]
 )
