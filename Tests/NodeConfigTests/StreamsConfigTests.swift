@@ -6,19 +6,9 @@ import XCTest
 
 /// The streams tables: [mux], [services], [[allow]], [[deny]], [socks5], [[forward]].
 final class StreamsConfigTests: XCTestCase {
-    /// A fixed node ID (a real curve point, from private key 7), lowercase and uppercase.
+    /// A fixed node ID in lowercase hex (a real curve point, from private key 7).
     static let id = Hex.encode(try! PrivateKey(bytes: [UInt8](repeating: 0, count: 31) + [7]).publicKey.raw64)
     var id: String { Self.id }
-
-    func issues(_ text: String, file: StaticString = #filePath, line: UInt = #line) -> [ConfigIssue] {
-        do {
-            _ = try NodeConfig.parse(text)
-            XCTFail("parsed without error:\n\(text)", file: file, line: line)
-            return []
-        } catch {
-            return error.issues
-        }
-    }
 
     func testDefaults() throws {
         let d = NodeConfig.defaults
