@@ -60,6 +60,8 @@ let package = Package(
         .target(name: "NodeConfig", dependencies: [
             "Enode", .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
+        // The exit's allowlist: pure rules over canonical addresses (no I/O, no DNS).
+        .target(name: "ExitPolicy", dependencies: ["Enode", "NodeConfig"]),
         .target(name: "ChildRuntime", dependencies: ["IPC", "PollLoop", "CStockade", "CSeccomp"]),
         .target(name: "Supervisor", dependencies: [
             "ChildRuntime", "Control", "NodeConfig", "IPC", "PollLoop", "Systemd", "Enode", "Secp256k1", "Sockets", "CStockade",
@@ -101,7 +103,8 @@ let package = Package(
         .testTarget(name: "SnappyTests", dependencies: ["Snappy", "TestVectors"]),
         .testTarget(name: "DevP2PTests", dependencies: ["DevP2P", "RLPxFrame", "RLPxHandshake", "Secp256k1", "Enode", "RLP", "TestVectors"]),
         .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets", "TestVectors"]),
-        .testTarget(name: "NodeConfigTests", dependencies: ["NodeConfig", "TestVectors"]),
+        .testTarget(name: "NodeConfigTests", dependencies: ["NodeConfig", "TestVectors", "Enode", "Secp256k1"]),
+        .testTarget(name: "ExitPolicyTests", dependencies: ["ExitPolicy", "NodeConfig", "Enode", "Secp256k1"]),
         .testTarget(name: "PeerManagerTests", dependencies: ["PeerManager", "DevP2P", "Control"]),
         .testTarget(name: "AcceptorTests", dependencies: ["Acceptor", "NodeConfig"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Control"]),

@@ -6,6 +6,12 @@ public struct ConfigIssue: Sendable, Equatable, CustomStringConvertible {
     public let key: String
     public let message: String
 
+    public init(line: Int?, key: String, message: String) {
+        self.line = line
+        self.key = key
+        self.message = message
+    }
+
     public var description: String {
         let at = line.map { "line \($0): " } ?? ""
         return key.isEmpty ? "\(at)\(message)" : "\(at)\(key): \(message)"
@@ -15,6 +21,7 @@ public struct ConfigIssue: Sendable, Equatable, CustomStringConvertible {
 /// A configuration that cannot be used, with every issue found (not just the first).
 public struct ConfigError: Error, Sendable, CustomStringConvertible {
     public let issues: [ConfigIssue]
+    public init(issues: [ConfigIssue]) { self.issues = issues }
     public var description: String { issues.map(\.description).joined(separator: "\n") }
 }
 
@@ -73,8 +80,11 @@ enum ConfigParser {
         reader.section(table, "metrics", known: ["listen"], strict: strict) { r, t in
             r.string(t, "metrics", "listen", &c.metrics.listen) { $0.isEmpty || HostPort.parse($0) != nil ? nil : "not an IP:port address: \($0)" }
         }
-        for key in table.keys where !["node", "peers", "workers", "timeouts", "control", "metrics"].contains(key) {
-            reader.issue(key, "unknown table or key (known tables: node, peers, workers, timeouts, control, metrics)")
+        reader.streams(table, &c, strict: strict)
+        let known = ["node", "peers", "workers", "timeouts", "control", "metrics", "mux", "services", "allow", "deny", "socks5", "forward"]
+        for key in table.keys where !known.contains(key) {
+            reader.issue(key, "unknown table or key (known tables: node, peers, workers, timeouts, control, metrics, mux, services, "
+                + "[[allow]], [[deny]], socks5, [[forward]])")
         }
         if c.peers.trustedPendingSlots >= c.peers.maxPending && !c.peers.trusted.isEmpty {
             reader.issue("peers.trusted_pending_slots", "must be below peers.max_pending, or untrusted peers could never connect")
@@ -130,10 +140,14 @@ struct Reader {
             return
         }
         guard let t = value.table else { issue(name, "must be a table"); return }
+        unknownKeys(t, name, known: known)
+        body(&self, t)
+    }
+
+    mutating func unknownKeys(_ t: TOMLTable, _ name: String, known: Set<String>) {
         for key in t.keys where !known.contains(key) {
             issue("\(name).\(key)", "unknown key (known: \(known.sorted().joined(separator: ", ")))")
         }
-        body(&self, t)
     }
 
     mutating func int(_ t: TOMLTable, _ s: String, _ k: String, _ out: inout Int, _ range: ClosedRange<Int>) {
@@ -150,21 +164,37 @@ struct Reader {
     }
 
     mutating func string(_ t: TOMLTable, _ s: String, _ k: String, _ out: inout String, check: (String) -> String?) {
+        string(t, s, k, &out) { (str: String) throws(NodeConfig.GrammarError) -> String in
+            if let problem = check(str) { throw NodeConfig.GrammarError(problem) }
+            return str
+        }
+    }
+
+    /// A string, stored as `normalize` returns it (a node ID from an enode URL, say).
+    mutating func string(_ t: TOMLTable, _ s: String, _ k: String, _ out: inout String,
+                         normalize: (String) throws(NodeConfig.GrammarError) -> String) {
         guard let v = t[k] else { return }
         guard let str = v.string else { issue("\(s).\(k)", "must be a string"); return }
-        if let problem = check(str) { issue("\(s).\(k)", problem); return }
-        out = str
+        do { out = try normalize(str) } catch { issue("\(s).\(k)", error.message) }
     }
 
     mutating func strings(_ t: TOMLTable, _ s: String, _ k: String, _ out: inout [String], check: (String) -> String?) {
+        strings(t, s, k, &out) { (str: String) throws(NodeConfig.GrammarError) -> String in
+            if let problem = check(str) { throw NodeConfig.GrammarError(problem) }
+            return str
+        }
+    }
+
+    /// An array of strings, each stored as `normalize` returns it; unchanged if any is refused.
+    mutating func strings(_ t: TOMLTable, _ s: String, _ k: String, _ out: inout [String],
+                          normalize: (String) throws(NodeConfig.GrammarError) -> String) {
         guard let v = t[k] else { return }
         guard let arr = v.array else { issue("\(s).\(k)", "must be an array of strings"); return }
         var result: [String] = []
         var ok = true
         for (i, e) in arr.enumerated() {
             guard let str = e.string else { issue("\(s).\(k)", "element \(i) must be a string"); ok = false; continue }
-            if let problem = check(str) { issue("\(s).\(k)", "element \(i): \(problem)"); ok = false; continue }
-            result.append(str)
+            do { result.append(try normalize(str)) } catch { issue("\(s).\(k)", "element \(i): \(error.message)"); ok = false }
         }
         if ok { out = result }
     }
@@ -174,12 +204,23 @@ struct Reader {
 /// positions for values). Handles `[table]` headers and `key = value` lines.
 struct KeyLines {
     private var lineOf: [String: Int] = [:]
+    private var arrayCounts: [String: Int] = [:]
 
     init(text: String) {
         var table = ""
         for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.drop { $0 == " " || $0 == "\t" }
             if line.hasPrefix("#") || line.isEmpty { continue }
+            if line.hasPrefix("[[") {
+                // An array of tables: the n-th `[[allow]]` header opens `allow[n]` (0-based).
+                let name = line.dropFirst(2).prefix { $0 != "]" }.trimmingSpaces()
+                let index = arrayCounts[name, default: 0]
+                arrayCounts[name] = index + 1
+                table = "\(name)[\(index)]"
+                if lineOf[name] == nil { lineOf[name] = i + 1 }
+                lineOf[table] = i + 1
+                continue
+            }
             if line.hasPrefix("[") {
                 let name = line.dropFirst().prefix { $0 != "]" }.trimmingSpaces()
                 table = name
@@ -194,7 +235,17 @@ struct KeyLines {
         }
     }
 
-    func line(of key: String) -> Int? { lineOf[key] }
+    /// The line of `key`, else of the nearest enclosing table written in the file (a required key
+    /// that is missing from `[[allow]]` number 1 is reported at that table's header).
+    func line(of key: String) -> Int? {
+        var k = Substring(key)
+        while !k.isEmpty {
+            if let line = lineOf[String(k)] { return line }
+            guard let cut = k.lastIndex(where: { $0 == "." || $0 == "[" }) else { return nil }
+            k = k[..<cut]
+        }
+        return nil
+    }
 }
 
 extension Substring {

@@ -66,5 +66,31 @@ extension NodeConfig {
     [metrics]
     # Prometheus text endpoint, e.g. "127.0.0.1:9464"; empty means off.
     listen = ""
+
+    [mux]
+    # Sessions (streams) one peer link may hold at once; libp2p's resource manager allows ~512-1024 per peer.
+    max_sessions_per_peer = 1024
+    # Opens a peer may have unanswered at once: yamux's AcceptBacklog.
+    max_pending_opens = 256
+    # Largest window one session's auto-tuning may reach (yamux/libp2p cap, 16 MiB); at least 256 KiB, the initial window.
+    max_session_window = 16777216
+    # Bytes buffered for one peer's sessions (64 MiB, four full windows); at least 1 MiB.
+    max_peer_buffer = 67108864
+    # Bytes buffered for every session of the node (256 MiB); at least max_peer_buffer.
+    max_total_buffer = 268435456
+    # Deadline of a target connect at the exit; below open_timeout_ms, so the entry hears why an open failed.
+    connect_timeout_ms = 10000
+    # Deadline of an open at the entry (dial, open, connect, reply): go-ethereum's defaultDialTimeout.
+    open_timeout_ms = 15000
+
+    [socks5]
+    # SOCKS5 entry (RFC 1928, CONNECT, no auth) on IP:port, e.g. "127.0.0.1:1080"; empty means off.
+    listen = ""
+    # Node ID (or enode URL) of the exit for destinations not named <service>.<id>.stk; empty refuses them.
+    default_exit = ""
+
+    # Not set by default (nothing is served, allowed or forwarded): [services] name = "host:port";
+    # [[allow]] peers, targets; [[deny]] targets, peers; [[forward]] listen, peer, target.
+    # See README "Streams". Nothing is allowed unless an [[allow]] rule says so.
     """
 }

@@ -46,12 +46,14 @@ public struct CIDR: Sendable, Equatable, CustomStringConvertible {
     }
 
     public func contains(ip: String) -> Bool {
-        guard var b = IPAddress(ip)?.bytes else { return false }
-        // An IPv4-mapped IPv6 address (::ffff:a.b.c.d) matches IPv4 networks.
-        if b.count == 16 && network.count == 4 && b[0..<10].allSatisfy({ $0 == 0 }) && b[10] == 0xff && b[11] == 0xff {
-            b = Array(b[12...])
-        }
-        return b.count == network.count && CIDR.mask(b, prefixLength) == network
+        guard let address = IPAddress(ip) else { return false }
+        return contains(address)
+    }
+
+    /// Whether `address` is in this network. An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is
+    /// already IPv4 in `IPAddress`, so it matches IPv4 networks; IPv4 never matches IPv6 ones.
+    public func contains(_ address: IPAddress) -> Bool {
+        address.bytes.count == network.count && CIDR.mask(address.bytes, prefixLength) == network
     }
 
     static func mask(_ b: [UInt8], _ len: Int) -> [UInt8] {

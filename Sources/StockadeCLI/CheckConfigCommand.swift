@@ -13,6 +13,8 @@ struct CheckConfigCommand: ParsableCommand {
     func run() throws {
         let config = try ConfigFile.load(file)
         print("\(file): OK (\(config.peers.static.count) static, \(config.peers.trusted.count) trusted, max_peers \(config.peers.maxPeers))")
+        print("streams: \(config.services.count) services, \(config.allow.count) allow and \(config.deny.count) deny rules, "
+            + "\(config.forwards.count) forwards, socks5 \(config.socks5.listen.isEmpty ? "off" : config.socks5.listen)")
     }
 }
 

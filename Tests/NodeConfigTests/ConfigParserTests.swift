@@ -13,17 +13,6 @@ final class ConfigParserTests: XCTestCase {
         }
     }
 
-    /// The issues `text` produces (failing the test if it parses).
-    func issues(_ text: String, file: StaticString = #filePath, line: UInt = #line) -> [ConfigIssue] {
-        do {
-            _ = try NodeConfig.parse(text)
-            XCTFail("parsed without error:\n\(text)", file: file, line: line)
-            return []
-        } catch {
-            return error.issues
-        }
-    }
-
     func testDefaultsAreTheDocumentedValues() throws {
         let d = NodeConfig.defaults
         XCTAssertEqual(try NodeConfig.parse(""), d, "an empty file is the defaults")
