@@ -48,6 +48,7 @@ let package = Package(
         .target(name: "DevP2P", dependencies: ["RLP", "RLPxFrame", "RLPxHandshake", "Snappy", "Keccak", "Secp256k1", "Enode"]),
         .target(name: "IPC", dependencies: ["CStockade"]),
         .target(name: "Mux"),
+        .target(name: "SOCKS5"),
 
         // --- operating-system seams -------------------------------------------------------
         .target(name: "PollLoop", dependencies: ["CStockade"]),
@@ -84,7 +85,7 @@ let package = Package(
             "NodeConfig", "Supervisor", "Acceptor", "HandshakeWorker", "PeerManager", "PeerLink", "Sockets", "ChildRuntime", "Control",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .target(name: "FuzzTargets", dependencies: ["DevP2P", "IPC", "RLP", "RLPxFrame", "RLPxHandshake", "Secp256k1", "Snappy"]),
+        .target(name: "FuzzTargets", dependencies: ["DevP2P", "IPC", "RLP", "RLPxFrame", "RLPxHandshake", "Secp256k1", "Snappy", "SOCKS5"]),
         .target(name: "CFuzzDriver"),
         .executableTarget(name: "StockadeFuzz", dependencies: ["FuzzTargets", "CFuzzDriver"]),
         .executableTarget(name: "StockadeBench", dependencies: [
@@ -113,6 +114,7 @@ let package = Package(
             "PeerLink", "Sockets", "Control", "NodeConfig",
         ]),
         .testTarget(name: "MuxTests", dependencies: ["Mux", "TestVectors"]),
+        .testTarget(name: "SOCKS5Tests", dependencies: ["SOCKS5"]),
         .testTarget(name: "IPCTests", dependencies: ["IPC", "PollLoop", "CStockade", "TestVectors"]),
     ]
 )

@@ -53,4 +53,30 @@ final class FuzzTargetsTests: XCTestCase {
             _ = name
         }
     }
+
+    /// The socks5 target on SOCKS5-shaped input (random bytes rarely start with 05): greetings and
+    /// requests of every address type, mutated and cut, with payload after them.
+    func testSOCKS5TargetOnNearValidInput() {
+        var rng = SeededGenerator(state: 0x50c5)
+        func bytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) } }
+        for _ in 0..<3000 {
+            let methods: [UInt8] = [[0x00], [0x00, 0x01], [0x02], [0x01, 0x02, 0x00], []].randomElement(using: &rng)!
+            var input: [UInt8] = [0x05, UInt8(methods.count)] + methods
+            let atyp = [UInt8(1), 3, 4, UInt8.random(in: 0...255, using: &rng)].randomElement(using: &rng)!
+            input += [0x05, UInt8.random(in: 1...3, using: &rng), 0x00, atyp]
+            switch atyp {
+            case 1: input += bytes(4)
+            case 4: input += bytes(16)
+            default:
+                let name = (0..<Int.random(in: 0...255, using: &rng)).map { _ in UInt8.random(in: 0x21...0x7e, using: &rng) }
+                input += [UInt8(name.count)] + name
+            }
+            input += bytes(2) + bytes(Int.random(in: 0...40, using: &rng))
+            for _ in 0..<Int.random(in: 0...2, using: &rng) {
+                input[Int.random(in: 0..<input.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+            }
+            if Bool.random(using: &rng) { input = Array(input.prefix(Int.random(in: 0...input.count, using: &rng))) }
+            FuzzTargets.socks5(input)
+        }
+    }
 }
