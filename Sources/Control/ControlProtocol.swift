@@ -8,6 +8,8 @@ public struct ControlRequest: Codable, Sendable, Equatable {
         case status, peers, enode, events
         case addPeer = "add-peer", removePeer = "remove-peer"
         case trust, untrust, disconnect
+        case sessions, forwards
+        case forwardAdd = "forward-add", forwardRemove = "forward-remove"
     }
 
     public var command: Command
@@ -17,12 +19,22 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var id: String?
     /// devp2p disconnect reason for disconnect (default requested).
     public var reason: UInt8?
+    /// forward-add: the local IP:port to listen on (forward-remove: the forward to stop).
+    public var listen: String?
+    /// forward-add: the exit peer's node ID (or enode URL).
+    public var peer: String?
+    /// forward-add: a service name of the exit, or host:port.
+    public var target: String?
 
-    public init(command: Command, enode: String? = nil, id: String? = nil, reason: UInt8? = nil) {
+    public init(command: Command, enode: String? = nil, id: String? = nil, reason: UInt8? = nil,
+                listen: String? = nil, peer: String? = nil, target: String? = nil) {
         self.command = command
         self.enode = enode
         self.id = id
         self.reason = reason
+        self.listen = listen
+        self.peer = peer
+        self.target = target
     }
 }
 
@@ -47,12 +59,70 @@ public struct ControlResult: Codable, Sendable, Equatable {
     public var peers: [PeerInfo]?
     public var enode: String?
     public var message: String?
+    public var sessions: [SessionInfo]?
+    public var forwards: [ForwardInfo]?
 
-    public init(status: NodeStatus? = nil, peers: [PeerInfo]? = nil, enode: String? = nil, message: String? = nil) {
+    public init(status: NodeStatus? = nil, peers: [PeerInfo]? = nil, enode: String? = nil, message: String? = nil,
+                sessions: [SessionInfo]? = nil, forwards: [ForwardInfo]? = nil) {
         self.status = status
         self.peers = peers
         self.enode = enode
         self.message = message
+        self.sessions = sessions
+        self.forwards = forwards
+    }
+}
+
+/// One mux session as `stockade sessions` shows it.
+public struct SessionInfo: Codable, Sendable, Equatable {
+    /// The peer's node ID (hex).
+    public var peer: String
+    public var session: UInt16
+    /// outbound: opened by this node (its SOCKS5 or forward client); inbound: opened by the peer.
+    public var direction: String
+    public var target: String
+    public var state: String
+    /// The local socket: the client at an entry, the target at an exit.
+    public var local: String
+    /// Bytes of session data received from and sent to the peer.
+    public var bytesIn: UInt64
+    public var bytesOut: UInt64
+    /// This side's receive window and what the peer's window still allows us to send, in bytes.
+    public var receiveWindow: Int
+    public var sendWindow: Int
+    public var buffered: Int
+    public var ageSeconds: Double
+
+    public init(peer: String, session: UInt16, direction: String, target: String, state: String, local: String,
+                bytesIn: UInt64, bytesOut: UInt64, receiveWindow: Int, sendWindow: Int, buffered: Int, ageSeconds: Double) {
+        self.peer = peer
+        self.session = session
+        self.direction = direction
+        self.target = target
+        self.state = state
+        self.local = local
+        self.bytesIn = bytesIn
+        self.bytesOut = bytesOut
+        self.receiveWindow = receiveWindow
+        self.sendWindow = sendWindow
+        self.buffered = buffered
+        self.ageSeconds = ageSeconds
+    }
+}
+
+/// One local forward as `stockade forward list` shows it.
+public struct ForwardInfo: Codable, Sendable, Equatable {
+    public var listen: String
+    public var peer: String
+    public var target: String
+    /// Added with `stockade forward add` rather than from the config file.
+    public var runtime: Bool
+
+    public init(listen: String, peer: String, target: String, runtime: Bool) {
+        self.listen = listen
+        self.peer = peer
+        self.target = target
+        self.runtime = runtime
     }
 }
 

@@ -118,12 +118,15 @@ extension IPCMessage {
         }
     }
 
-    /// 0x06, peer manager -> supervisor: a peer was added or dropped, or a handshake failed.
+    /// 0x06, peer manager -> supervisor: a peer was added or dropped, a handshake failed, or a
+    /// session open was denied.
     public struct PeerEvent: Sendable, Hashable, IPCMessageBody {
         public enum Kind: UInt8, Sendable, Hashable, CaseIterable {
             case added = 1
             case dropped = 2
             case handshakeFailed = 3
+            /// A peer's session open was denied by the exit's allowlist (detail: target and rule).
+            case sessionDenied = 4
         }
 
         public var kind: Kind

@@ -2,7 +2,7 @@
 /// (ipc/MUX.md, "Error codes"). Codes 0x01–0x08 are the SOCKS5 reply codes (RFC 1928 section
 /// 6), so an entry passes a refusal to its SOCKS client unchanged; codes from 0x80 are
 /// Stockade's own and map to a SOCKS5 code with `socksReply`.
-public enum MuxErrorCode: Equatable, Hashable, Sendable, CustomStringConvertible {
+public enum MuxErrorCode: Error, Equatable, Hashable, Sendable, CustomStringConvertible {
     case generalFailure            // 0x01
     case notAllowed                // 0x02 the exit's allowlist denies the target
     case networkUnreachable        // 0x03

@@ -328,11 +328,11 @@ public struct MuxLink {
             s.sentEnd = true
             return
         }
-        let chunk = s.pendingNew || s.phase == .open ? s.sendQueue.take(min(MuxLimits.chunk, s.sendCredit)) : []
+        let chunk = s.canSendData ? s.sendQueue.take(min(MuxLimits.chunk, s.sendCredit)) : []
         s.sendCredit -= chunk.count
         bufferedBytes -= chunk.count
         s.bytesOut += UInt64(chunk.count)
-        let fin = s.finQueued && !s.sentFin && s.sendQueue.isEmpty && (s.phase == .open || s.pendingNew)
+        let fin = s.finQueued && !s.sentFin && s.sendQueue.isEmpty && s.canSendData
         if s.pendingNew {
             var frame = MuxFrame.new(id, target: s.target ?? .service(""), data: chunk)
             if fin { frame.options.insert(.fin) }

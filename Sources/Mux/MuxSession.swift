@@ -62,8 +62,14 @@ struct MuxSession {
     var hasSomethingToSend: Bool {
         if let _ = pendingEnd, !sentEnd, phase == .ending || sendQueue.isEmpty { return true }
         if pendingNew || pendingAck { return true }
-        if phase == .open && !sendQueue.isEmpty && sendCredit > 0 { return true }
-        return finQueued && !sentFin && sendQueue.isEmpty && phase == .open
+        if canSendData && !sendQueue.isEmpty && sendCredit > 0 { return true }
+        return finQueued && !sentFin && sendQueue.isEmpty && canSendData
+    }
+
+    /// The opener may send within the initial window before the exit's answer (v2ray sends
+    /// data with New); the exit only once it accepted.
+    var canSendData: Bool {
+        pendingNew || phase == .open || phase == .opening
     }
 
     var stateName: String {

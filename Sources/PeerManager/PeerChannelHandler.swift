@@ -1,6 +1,7 @@
 import DevP2P
 import NIOCore
 import RLPxFrame
+import Streams
 
 /// Runs one live peer on the peer manager's NIO loop, continuing the session the worker
 /// started: decrypts frames (starting with the bytes the worker read past Hello), answers
@@ -8,7 +9,13 @@ import RLPxFrame
 /// `readTimeout` without a frame (frameReadTimeout → ReadTimeout) or after `writeTimeout` of
 /// stalled writes (frameWriteTimeout), and sends Disconnect with a reason before closing.
 /// No public-key crypto happens here.
-final class PeerChannelHandler: ChannelInboundHandler {
+///
+/// Reading stops while the peer's writes are backed up (NIO's write-buffer high watermark):
+/// a peer that floods Pings, opens, or anything else and never reads our answers stops being
+/// read, so its output is bounded (go-ethereum GHSA-ppjg-v974-84cm). Messages of the `stk`
+/// capability go to the peer's mux; an id outside every shared capability is a protocol
+/// error (go-ethereum: "msg code out of range").
+final class PeerChannelHandler: ChannelInboundHandler, MuxTransport {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -43,12 +50,20 @@ final class PeerChannelHandler: ChannelInboundHandler {
     private(set) var bytesOut: UInt64 = 0
     private var pingSentAt: NIODeadline?
     private var lastPingSent: NIODeadline = .now()
+    /// The capabilities both sides run, for dispatching message ids >= 0x10.
+    private let shared: SharedCapabilities
+    /// The streams of this link, once the run loop has made them.
+    var mux: PeerMux?
+    /// Reading is off while the peer's writes are backed up.
+    private(set) var readPaused = false
+    private(set) var readPauses: UInt64 = 0
 
-    init(codec: FrameCodec, messages: MessageCodec, timeouts: Timeouts,
+    init(codec: FrameCodec, messages: MessageCodec, shared: SharedCapabilities, timeouts: Timeouts,
          onTraffic: @escaping (Int, Int) -> Void,
          onClosed: @escaping (DisconnectReason, Bool) -> Void) {
         self.codec = codec
         self.messages = messages
+        self.shared = shared
         self.timeouts = timeouts
         self.onTraffic = onTraffic
         self.onClosed = onClosed
@@ -70,6 +85,11 @@ final class PeerChannelHandler: ChannelInboundHandler {
         // handlerAdded runs before the adopted socket is registered, and a Disconnect among
         // them would close a channel NIO has not registered yet (an assertion in debug builds).
         drainFrames()
+        // A first round trip now, so the mux's window tuning has an RTT within a moment.
+        if closeReason == nil {
+            pingSentAt = .now()
+            send(.ping, context: context)
+        }
         context.fireChannelActive()
     }
 
@@ -88,7 +108,26 @@ final class PeerChannelHandler: ChannelInboundHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        unwritableSince = context.channel.isWritable ? nil : .now()
+        guard context.channel.isWritable else {
+            unwritableSince = .now()
+            return
+        }
+        unwritableSince = nil
+        if readPaused {
+            readPaused = false
+            context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+            drainFrames()
+            context.read()
+        }
+        mux?.transportWritable()
+    }
+
+    /// Stops reading until the peer takes what we have written.
+    private func pauseReading(_ context: ChannelHandlerContext) {
+        guard !readPaused else { return }
+        readPaused = true
+        readPauses += 1
+        context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -109,6 +148,12 @@ final class PeerChannelHandler: ChannelInboundHandler {
     private func drainFrames() {
         guard let context, closeReason == nil else { return }
         while true {
+            // Every answer (Pong, window update, End, data) waits behind what is unwritten:
+            // read nothing more until the peer drains it.
+            guard context.channel.isWritable else {
+                pauseReading(context)
+                return
+            }
             let frame: [UInt8]?
             do { frame = try codec.nextFrame() } catch {
                 disconnect(.protocolError)
@@ -124,7 +169,11 @@ final class PeerChannelHandler: ChannelInboundHandler {
             case .ping:
                 send(.pong, context: context)
             case .pong:
-                if let sent = pingSentAt { lastRTT = .now() - sent }
+                if let sent = pingSentAt {
+                    let rtt = NIODeadline.now() - sent
+                    lastRTT = rtt
+                    mux?.rttMeasured(.nanoseconds(rtt.nanoseconds))
+                }
                 pingSentAt = nil
             case .disconnect(let reason):
                 closeReason = (reason, true)
@@ -134,9 +183,17 @@ final class PeerChannelHandler: ChannelInboundHandler {
                 // A second Hello is a protocol breach (go-ethereum: errProtocolReturned).
                 disconnect(.protocolError)
                 return
+            case .none where message.id >= BaseProtocol.length:
+                guard let (capability, relativeID) = shared.capability(forMessageID: message.id),
+                      capability.capability.name == StockadeProtocol.capability.name else {
+                    // go-ethereum's Peer.handle: "msg code out of range".
+                    disconnect(.protocolError)
+                    return
+                }
+                if let mux { mux.receive(messageID: relativeID, payload: message.payload) } else { disconnect(.protocolError) }
+                if closeReason != nil { return }
             default:
-                // Capability messages (ids >= 0x10) belong to the mux layer, not yet here;
-                // reserved base ids (0x04…0x0f) are ignored, as go-ethereum does.
+                // Reserved base ids (0x04…0x0f) are ignored, as go-ethereum does.
                 break
             }
         }
@@ -188,4 +245,26 @@ final class PeerChannelHandler: ChannelInboundHandler {
             context.close(promise: nil)
         }
     }
+
+    // MARK: MuxTransport
+
+    var isWritable: Bool { context?.channel.isWritable ?? false }
+
+    /// Writes one `stk` message without flushing; the mux flushes after its batch.
+    func sendMux(id: UInt64, payload: [UInt8]) {
+        guard let context, closeReason == nil, let offset = shared.capability(named: StockadeProtocol.capability.name)?.offset else { return }
+        do {
+            let bytes = try codec.encode(try messages.encode(Message(id: offset + id, payload: payload)))
+            onTraffic(0, bytes.count)
+            bytesOut += UInt64(bytes.count)
+            context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
+        } catch {
+            closeReason = (.protocolError, false)
+            context.close(promise: nil)
+        }
+    }
+
+    func flushMux() { context?.flush() }
+
+    func muxProtocolError(_ why: String) { disconnect(.protocolError) }
 }

@@ -37,6 +37,22 @@ extension PeerRunLoop {
                 disconnectPeer(nodeID, reason: reason)
                 return .success(ControlResult(message: "disconnecting \(Hex.encode(nodeID).prefix(16))… (\(reason))"))
             }
+        case .sessions:
+            return .success(ControlResult(sessions: router.sessions()))
+        case .forwards:
+            return .success(ControlResult(forwards: router.forwards()))
+        case .forwardAdd:
+            guard let listen = request.listen, let peer = request.peer, let target = request.target else {
+                return .failure("forward-add needs listen, peer and target")
+            }
+            switch router.addForward(listen: listen, peer: peer, target: target) {
+            case .success(let message): return .success(ControlResult(message: message))
+            case .failure(let error): return .failure(error.description)
+            }
+        case .forwardRemove:
+            guard let listen = request.listen else { return .failure("forward-remove needs the listen address") }
+            return router.removeForward(listen: listen) ? .success(ControlResult(message: "stopped forwarding \(listen)"))
+                : .failure("no forward listens on \(listen)")
         case .status, .enode, .events:
             return .failure("\(request.command.rawValue) is answered by the supervisor")
         }

@@ -1,4 +1,5 @@
 import NIOConcurrencyHelpers
+import Streams
 
 /// The peer manager's numbers, written by the NIO run loop and read by the heartbeat on the
 /// IPC thread. The run loop also stamps `loopAlive`, so a heartbeat proves the run loop turns,
@@ -20,6 +21,10 @@ final class PeerCounters: Sendable {
         /// The static and trusted lists' sizes, run-time edits included.
         var staticNodes: UInt64 = 0
         var trustedNodes: UInt64 = 0
+        /// The streams: sessions open now, window stalls so far, and the router's counters.
+        var sessionsOpen: UInt64 = 0
+        var windowStalls: UInt64 = 0
+        var streams = StreamCounters()
     }
 
     private let box = NIOLockedValueBox(Snapshot())

@@ -50,7 +50,19 @@ public final class PeerManager {
                     .init(name: "bytes_out_total", value: s.bytesOut),
                     .init(name: "run_loop_lag_us", value: s.runLoopLagMicroseconds),
                     .init(name: "static_nodes", value: s.staticNodes),
-                    .init(name: "trusted_nodes", value: s.trustedNodes)]
+                    .init(name: "trusted_nodes", value: s.trustedNodes),
+                    .init(name: "sessions_open", value: s.sessionsOpen),
+                    .init(name: "session_opens_started_total", value: s.streams.opensStarted),
+                    .init(name: "session_opens_accepted_total", value: s.streams.opensAccepted),
+                    .init(name: "session_opens_denied_total", value: s.streams.opensDenied),
+                    .init(name: "session_opens_failed_total", value: s.streams.opensFailed),
+                    .init(name: "session_opens_refused_total", value: s.streams.opensRefused),
+                    .init(name: "session_flow_violations_total", value: s.streams.flowViolations),
+                    .init(name: "mux_protocol_errors_total", value: s.streams.protocolErrors),
+                    .init(name: "stream_bytes_in_total", value: s.streams.streamBytesIn),
+                    .init(name: "stream_bytes_out_total", value: s.streams.streamBytesOut),
+                    .init(name: "window_stalls_total", value: s.windowStalls),
+                    .init(name: "stream_buffered_bytes", value: s.streams.bufferedBytes)]
         }
     }
 

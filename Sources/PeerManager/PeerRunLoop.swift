@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import ChildRuntime
 import DevP2P
 import Enode
 import IPC
@@ -10,6 +11,7 @@ import NodeConfig
 import RLPxFrame
 import Control
 import Foundation
+import Streams
 
 /// What the run loop asks the IPC side to send.
 enum Outgoing: Sendable {
@@ -57,6 +59,22 @@ final class PeerRunLoop: @unchecked Sendable {
     private var nextTickDue: NIODeadline = .now() + PeerRunLoop.tickInterval
     /// The run loop's housekeeping period (dials due, liveness stamp, lag sample).
     static let tickInterval: TimeAmount = .milliseconds(250)
+    /// NIO's write-buffer watermarks for peer sockets: above `high` bytes unwritten the peer is
+    /// not read (and its mux does not send) until below `low`. 256 KiB holds four mux messages,
+    /// enough to keep the socket busy, little enough to bound what one peer costs.
+    static let peerWriteWatermark = WriteBufferWaterMark(low: 64 * 1024, high: 256 * 1024)
+
+    /// The streams over the peer links: SOCKS5, forwards, the exit's allowlist.
+    private(set) lazy var router = StreamRouter(eventLoop: eventLoop, hooks: .init(
+        log: { message in ChildProcess.log(.peerManager, 0, message) },
+        isTrusted: { [unowned self] id in peerSet?.isTrusted(id) ?? false },
+        isStatic: { [unowned self] id in dials.isStatic(id) },
+        knownNodeIDs: { [unowned self] in Array(peers.keys) + dials.targets.map(\.nodeID) },
+        denied: { [unowned self] peer, address, target, reason in
+            let host = address.split(separator: ":").dropLast().joined(separator: ":")
+            event(.sessionDenied, nodeID: peer, address: host.isEmpty ? "0.0.0.0" : host, port: UInt16(address.split(separator: ":").last ?? "") ?? 0,
+                  direction: peers[peer]?.direction ?? .inbound, reason: nil, detail: "\(target): \(reason)")
+        }))
 
     init(eventLoop: EventLoop, counters: PeerCounters, send: @escaping @Sendable (Outgoing) -> Void) {
         self.eventLoop = eventLoop
@@ -93,6 +111,7 @@ final class PeerRunLoop: @unchecked Sendable {
         for t in dials.targets where !fresh.isStatic(t.nodeID) { dials.remove(nodeID: t.nodeID) }
         for t in fresh.targets { dials.add(t) }
         countLists()
+        router.configure(mux: s.mux, services: s.services, allow: s.allow, deny: s.deny, socks5: s.socks5, forwards: s.forwards)
     }
 
     func workerAttached(_ index: Int) { workers.insert(index) }
@@ -204,12 +223,15 @@ final class PeerRunLoop: @unchecked Sendable {
                                                    readTimeout: .milliseconds(Int64(settings.readTimeoutMs)),
                                                    writeTimeout: .milliseconds(Int64(settings.writeTimeoutMs)))
         let nodeID = h.nodeID
+        let shared = SharedCapabilities(local: StockadeProtocol.localProtocols,
+                                        remote: h.capabilities.map { Capability(name: $0.name, version: UInt64($0.version)) })
         let handler = PeerChannelHandler(
-            codec: codec, messages: MessageCodec(snappyEnabled: h.snappy), timeouts: timeouts,
+            codec: codec, messages: MessageCodec(snappyEnabled: h.snappy), shared: shared, timeouts: timeouts,
             onTraffic: { [counters] i, o in counters.update { $0.bytesIn += UInt64(i); $0.bytesOut += UInt64(o) } },
             onClosed: { [unowned self] reason, remote in self.peerClosed(nodeID, connectionID: h.connectionID, reason: reason, remote: remote) })
         let boxed = NIOLoopBound(handler, eventLoop: eventLoop)
         ClientBootstrap(group: eventLoop)
+            .channelOption(ChannelOptions.writeBufferWaterMark, value: Self.peerWriteWatermark)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(boxed.value) }
             }
@@ -223,6 +245,8 @@ final class PeerRunLoop: @unchecked Sendable {
                                              remoteAddress: h.remoteAddress, remotePort: h.remotePort, clientID: h.clientID,
                                              capabilities: h.capabilities, since: .now, connectedAt: Date())
                     dials.connected(nodeID: nodeID)
+                    handler.mux = router.peerAdded(nodeID: nodeID, address: "\(h.remoteAddress):\(h.remotePort)",
+                                                   dialed: h.direction == .outbound, transport: handler)
                     counters.update {
                         $0.added += 1
                         if h.direction == .inbound { $0.peersInbound += 1 } else { $0.peersOutbound += 1 }
@@ -246,6 +270,7 @@ final class PeerRunLoop: @unchecked Sendable {
     private func peerClosed(_ nodeID: [UInt8], connectionID: UInt64, reason: DisconnectReason, remote: Bool) {
         guard let peer = peers[nodeID], peer.connectionID == connectionID else { return }
         peers[nodeID] = nil
+        if let mux = peer.handler.mux { router.peerRemoved(nodeID: nodeID, mux: mux) }
         peerSet?.drop(id: nodeID, connectionID: connectionID)
         dials.disconnected(nodeID: nodeID, now: .now)
         counters.update {
@@ -263,9 +288,13 @@ final class PeerRunLoop: @unchecked Sendable {
         let now = NIODeadline.now()
         let lag = max(0, (now - nextTickDue).nanoseconds)
         nextTickDue = now + Self.tickInterval
+        let streams = router.counters, sessions = UInt64(router.openSessions), stalls = router.windowStalls
         counters.update {
             $0.loopAlive = .now
             $0.runLoopLagMicroseconds = UInt64(lag / 1000)
+            $0.streams = streams
+            $0.sessionsOpen = sessions
+            $0.windowStalls = stalls
         }
         // go-ethereum's NoDial: no dials at all, static nodes added at run time included.
         guard !shuttingDown, settings?.noDial != true, let set = peerSet, !workers.isEmpty else { return }

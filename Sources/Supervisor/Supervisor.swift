@@ -348,7 +348,7 @@ public final class Supervisor {
             reply(.success(ControlResult(enode: enodeURL)))
         case .events:
             reply(.success())
-        case .peers, .addPeer, .removePeer, .trust, .untrust, .disconnect:
+        case .peers, .addPeer, .removePeer, .trust, .untrust, .disconnect, .sessions, .forwards, .forwardAdd, .forwardRemove:
             guard let pm = slots.first(where: { $0.role == .peerManager }), let channel = pm.control, pm.ready else {
                 reply(.failure("the peer manager is not running (restarting?); try again"))
                 return
@@ -389,6 +389,7 @@ public final class Supervisor {
         case .added: kind = "peer-added"
         case .dropped: kind = "peer-dropped"
         case .handshakeFailed: kind = "handshake-failed"
+        case .sessionDenied: kind = "session-denied"
         }
         let reasonName = e.disconnectReason.map { DisconnectReasonNames.name($0) }
         if e.kind == .dropped { metrics.peerDropped(reason: reasonName ?? "none") }
@@ -465,6 +466,8 @@ public final class Supervisor {
         case .added: log("peer added: \(id)… \(e.direction) \(e.remoteAddress):\(e.remotePort) \"\(e.detail)\"")
         case .dropped: log("peer dropped: \(id)… \(e.remoteAddress):\(e.remotePort) \(e.detail)")
         case .handshakeFailed: log("handshake failed: \(id.isEmpty ? "?" : String(id))… \(e.detail)")
+        // The peer manager logged the denial itself, with the rule.
+        case .sessionDenied: break
         }
     }
 
