@@ -14,6 +14,8 @@ final class NodeMetrics {
     private lazy var pending = registry.makeGauge(name: "stockade_pending_handshakes", help: "Connections in handshakes (acceptor's count).")
     private lazy var runLoopLag = registry.makeGauge(name: "stockade_run_loop_lag_seconds", help: "How late the peer manager's run loop ran its last tick.")
     private lazy var workersUp = registry.makeGauge(name: "stockade_workers_up", help: "Handshake workers running and healthy.")
+    private lazy var sessionsOpen = registry.makeGauge(name: "stockade_sessions_open", help: "Mux sessions open over all peer links.")
+    private lazy var streamBuffered = registry.makeGauge(name: "stockade_stream_buffered_bytes", help: "Session bytes held by the peer manager: queued to send or received and not yet written.")
 
     /// Called with each heartbeat of a child (`slot` names the process: "worker[0]", …).
     func heartbeat(slot: String, role: String, counters: [String: UInt64]) {
@@ -29,6 +31,8 @@ final class NodeMetrics {
             peersInbound.set(Double(counters["peers_inbound"] ?? 0))
             peersOutbound.set(Double(counters["peers_outbound"] ?? 0))
             runLoopLag.set(Double(counters["run_loop_lag_us"] ?? 0) / 1e6)
+            sessionsOpen.set(Double(counters["sessions_open"] ?? 0))
+            streamBuffered.set(Double(counters["stream_buffered_bytes"] ?? 0))
         case "acceptor":
             pending.set(Double(counters["pending"] ?? 0))
         default:
@@ -81,6 +85,20 @@ final class NodeMetrics {
             return registry.makeCounter(name: "stockade_peer_received_bytes_total", help: "Bytes received from live peers.")
         case ("peer-manager", "bytes_out_total"):
             return registry.makeCounter(name: "stockade_peer_sent_bytes_total", help: "Bytes sent to live peers.")
+        case ("peer-manager", let n) where n.hasPrefix("session_opens_") && n.hasSuffix("_total"):
+            // session_opens_<result>_total: started (by this node's clients), accepted, denied, failed, refused.
+            let result = String(n.dropFirst("session_opens_".count).dropLast("_total".count))
+            return registry.makeCounter(name: "stockade_session_opens_total", labels: [("result", result)], help: "Mux session opens by result.")
+        case ("peer-manager", "stream_bytes_in_total"):
+            return registry.makeCounter(name: "stockade_stream_bytes_total", labels: [("direction", "in")], help: "Session data received from peers (in) and sent to them (out).")
+        case ("peer-manager", "stream_bytes_out_total"):
+            return registry.makeCounter(name: "stockade_stream_bytes_total", labels: [("direction", "out")], help: "Session data received from peers (in) and sent to them (out).")
+        case ("peer-manager", "window_stalls_total"):
+            return registry.makeCounter(name: "stockade_window_stalls_total", help: "Times a session had data to send and no window left.")
+        case ("peer-manager", "session_flow_violations_total"):
+            return registry.makeCounter(name: "stockade_session_flow_violations_total", help: "Sessions aborted because the peer sent past the window.")
+        case ("peer-manager", "mux_protocol_errors_total"):
+            return registry.makeCounter(name: "stockade_mux_protocol_errors_total", help: "Peers disconnected for breaking the mux protocol.")
         case ("acceptor", "accepted_total"):
             return registry.makeCounter(name: "stockade_inbound_connections_total", labels: [("result", "accepted")], help: "Inbound TCP connections by admission result.")
         case ("acceptor", "refused_total"):

@@ -453,9 +453,17 @@ public final class Supervisor {
         var applied = config
         applied.peers = fresh.peers
         applied.timeouts = fresh.timeouts
+        // Streams: exit rules, services, bounds, SOCKS5 and forwards all apply live (the peer
+        // manager rebinds changed listeners; open sessions go on).
+        applied.mux = fresh.mux
+        applied.services = fresh.services
+        applied.allow = fresh.allow
+        applied.deny = fresh.deny
+        applied.socks5 = fresh.socks5
+        applied.forwards = fresh.forwards
         config = applied
         for slot in slots where slot.role != .worker { configure(slot) }
-        log("reloaded \(configPath): peers and timeouts applied (listen, key and workers need a restart)")
+        log("reloaded \(configPath): peers, timeouts and streams applied (listen, key and workers need a restart)")
     }
 
     // MARK: logging

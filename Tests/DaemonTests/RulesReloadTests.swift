@@ -42,7 +42,7 @@ final class RulesReloadTests: XCTestCase {
         // A good file: the new limit applies to the next peers, the connected one stays.
         try Data(Self.config(maxPeers: 3).utf8).write(to: configFile)
         daemon.signal(SIGHUP)
-        XCTAssertTrue(daemon.waitForLog("reloaded \(configFile.path): peers and timeouts applied"), daemon.stderr)
+        XCTAssertTrue(daemon.waitForLog("reloaded \(configFile.path): peers, timeouts and streams applied"), daemon.stderr)
         XCTAssertEqual(try Self.reloadNotifications(notify), ["RELOADING=1", "READY=1"])
         let more = (0..<2).map { _ in PeerAdmission.attempt(enode) }
         for m in more { XCTAssertNotNil(m.link, "\(m)\n\(daemon.stderr)") }
