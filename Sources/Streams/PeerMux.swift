@@ -93,12 +93,9 @@ public final class PeerMux {
             case .data(let id, let bytes):
                 router.counters.streamBytesIn += UInt64(bytes.count)
                 if let stream = streams[id] {
-                    stream.write(bytes) { [weak self] n in self?.consumed(id, n) }
+                    write(bytes, to: stream, session: id)
                 } else if let pending = connecting[id] {
                     pending.data.append(bytes)
-                } else {
-                    // No socket any more (it is being closed): keep the window honest.
-                    link.consumed(id, bytes.count, now: .now, growthAllowance: 0)
                 }
             case .remoteFinished(let id):
                 if let stream = streams[id] { stream.shutOutputAfterWrites() } else { connecting[id]?.fin = true }
@@ -121,6 +118,15 @@ public final class PeerMux {
                 router.counters.opensRefused += 1
                 router.log("peer \(shortID)… session \(id): open refused: \(code)")
             }
+        }
+    }
+
+    /// Writes session data to its socket; the bytes count as consumed once written, and only
+    /// while the stream still holds the session (a later session may reuse the ID).
+    private func write(_ bytes: [UInt8], to stream: LocalStream, session id: UInt16) {
+        stream.write(bytes) { [weak self, weak stream] n in
+            guard let self, let stream, self.streams[id] === stream else { return }
+            self.consumed(id, n)
         }
     }
 
@@ -214,9 +220,7 @@ public final class PeerMux {
         streams[id] = stream
         link.accept(id)
         router.counters.opensAccepted += 1
-        for bytes in pending.data {
-            stream.write(bytes) { [weak self] n in self?.consumed(id, n) }
-        }
+        for bytes in pending.data { write(bytes, to: stream, session: id) }
         if pending.fin { stream.shutOutputAfterWrites() }
         stream.resumeReads()
         pump()
