@@ -64,6 +64,15 @@ struct LinkPair {
         return out
     }
 
+    /// A session the dialer opens and the listener accepts, with both sides quiet after.
+    mutating func openAccepted(file: StaticString = #filePath, line: UInt = #line) throws -> UInt16 {
+        let id = try XCTUnwrap(a.open(tcp80, now: now), file: file, line: line)
+        try pump(file: file, line: line)
+        b.accept(id)
+        try pump(file: file, line: line)
+        return id
+    }
+
     /// Accepts every open the listener was asked for so far.
     mutating func acceptAll(on side: Side = .b) {
         for case .openRequested(let id, _) in side == .a ? eventsA : eventsB {

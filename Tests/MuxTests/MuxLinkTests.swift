@@ -59,10 +59,7 @@ final class MuxLinkTests: XCTestCase {
     /// Regression: a side that sent Fin first and then receives the peer's Fin sends its End.
     func testFinsThatFollowEachOtherEndTheSession() throws {
         var p = LinkPair()
-        let id = try XCTUnwrap(p.a.open(tcp80, now: p.now))
-        try p.pump()
-        p.b.accept(id)
-        try p.pump()
+        let id = try p.openAccepted()
         p.a.finish(id)
         try p.pump()
         p.b.finish(id)
@@ -108,10 +105,7 @@ final class MuxLinkTests: XCTestCase {
 
     func testIDStillHeldUntilThePeersEndIsNotReused() throws {
         var p = LinkPair()
-        let first = try XCTUnwrap(p.a.open(tcp80, now: p.now))
-        try p.pump()
-        p.b.accept(first)
-        try p.pump()
+        let first = try p.openAccepted()
         p.a.abort(first, .reset)
         try p.deliver(from: .a)                       // our End is out, the peer's is not in
         XCTAssertTrue(p.a.contains(first))
