@@ -94,7 +94,7 @@ let package = Package(
             "NodeConfig", "Supervisor", "Acceptor", "HandshakeWorker", "PeerManager", "PeerLink", "Sockets", "ChildRuntime", "Control",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .target(name: "FuzzTargets", dependencies: ["DevP2P", "IPC", "RLP", "RLPxFrame", "RLPxHandshake", "Secp256k1", "Snappy", "SOCKS5"]),
+        .target(name: "FuzzTargets", dependencies: ["DevP2P", "IPC", "Mux", "RLP", "RLPxFrame", "RLPxHandshake", "Secp256k1", "Snappy", "SOCKS5"]),
         .target(name: "CFuzzDriver"),
         .executableTarget(name: "StockadeFuzz", dependencies: ["FuzzTargets", "CFuzzDriver"]),
         .executableTarget(name: "StockadeBench", dependencies: [

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing (libFuzzer + AddressSanitizer) of every decoder that reads untrusted
 # bytes: RLP, the handshake reader, the frame decoder, message/Hello decoding, snappy, IPC frames,
-# the whole connection setup and the SOCKS5 server handshake (Sources/FuzzTargets).
+# the whole connection setup, Mux.Cool frames and the mux session link, the SOCKS5 server handshake (Sources/FuzzTargets).
 #   ops/fuzz.sh                 each target for FUZZ_SECONDS (default 60)
 #   ops/fuzz.sh frame ipc       only these targets
 # Corpora live in fuzz-corpus/<target> (ignored by git); crashes are written there too.
@@ -13,7 +13,7 @@ swift build -c release --scratch-path "$SCRATCH" --product StockadeFuzz \
   -Xswiftc -DFUZZING -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld >&2
 BIN="$SCRATCH/release/StockadeFuzz"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(rlp handshake frame message snappy ipc setup socks5)
+[ ${#targets[@]} -gt 0 ] || targets=(rlp handshake frame message snappy ipc setup mux-frames mux-link socks5)
 status=0
 for t in "${targets[@]}"; do
   mkdir -p "fuzz-corpus/$t"

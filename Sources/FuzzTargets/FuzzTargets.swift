@@ -1,5 +1,6 @@
 import DevP2P
 import IPC
+import Mux
 import RLP
 import RLPxFrame
 import RLPxHandshake
@@ -21,6 +22,8 @@ public enum FuzzTargets {
         "ipc": ipc,
         "setup": setup,
         "socks5": socks5,
+        "mux-frames": muxFrames,
+        "mux-link": muxLink,
     ]
 
     /// Strict RLP decoding; a value that decodes must re-encode to the same bytes (canonical).
@@ -142,6 +145,100 @@ public enum FuzzTargets {
             joined[joined.count - 1] = .request(request, leftover: leftover + split.after)
         }
         precondition(joined == whole.steps, "SOCKS5 split feeding differs from one-shot feeding")
+    }
+
+    /// Mux.Cool frames and window updates from a hostile peer; frames that decode re-encode to
+    /// bytes that decode to the same frames.
+    public static func muxFrames(_ data: [UInt8]) {
+        if let frames = try? MuxFrameCodec.decode(data) {
+            let again = try? MuxFrameCodec.decode(MuxFrameCodec.encode(frames))
+            precondition(again == frames, "mux frames do not survive a re-encoding")
+        }
+        if let updates = try? MuxWindowUpdate.decode(data) {
+            precondition((try? MuxWindowUpdate.decode(MuxWindowUpdate.encode(updates))) == updates, "window updates changed")
+        }
+    }
+
+    /// A mux link driven by the input: messages from a hostile peer (raw, or frames built from
+    /// the bytes so they get past the decoder) interleaved with local actions. It never traps,
+    /// its counts stay sane and everything it sends decodes.
+    public static func muxLink(_ data: [UInt8]) {
+        var input = ByteReader(data)
+        let limits = MuxLimits(maxSessions: 1 + Int(input.byte() % 8), maxPendingOpens: 1 + Int(input.byte() % 4),
+                               maxWindow: MuxLimits.initialWindow << Int(input.byte() % 3))
+        var link = MuxLink(role: input.byte() & 1 == 0 ? .dialer : .listener, limits: limits)
+        var now = ContinuousClock.now
+        func check(_ link: inout MuxLink) {
+            precondition(link.bufferedBytes >= 0, "negative buffered bytes")
+            precondition(link.liveCount <= limits.maxSessions, "more live sessions than the limit")
+        }
+        func drain(_ link: inout MuxLink, maxBytes: Int) {
+            guard let m = link.nextMessage(maxBytes: maxBytes) else { return }
+            precondition(m.payload.count <= max(maxBytes, 1024), "message past its bound")
+            if m.id == MuxMessageID.frames {
+                precondition((try? MuxFrameCodec.decode(m.payload)) != nil, "the link sent frames that do not decode")
+            } else {
+                precondition(m.id == MuxMessageID.windowUpdate && (try? MuxWindowUpdate.decode(m.payload)) != nil,
+                             "the link sent a window update that does not decode")
+            }
+        }
+        while !input.isEmpty {
+            let id = UInt16(input.byte() % 24)
+            let code = MuxErrorCode(rawValue: input.byte())
+            switch input.byte() % 11 {
+            case 0:   // a raw message with an arbitrary id
+                let messageID = UInt64(input.byte() % 4)
+                let payload = input.bytes(Int(input.byte()) * 4)
+                guard (try? link.receive(messageID: messageID, payload: payload, now: now)) != nil else { return }
+            case 1:   // a frame that decodes
+                let status = MuxSessionStatus(rawValue: 1 + input.byte() % 4) ?? .keep
+                var frame = MuxFrame(sessionID: id, status: status, options: MuxOptions(rawValue: input.byte() & 0x06),
+                                     target: status == .new ? MuxTarget(address: .ipv4([127, 0, 0, 1]), port: 80) : nil,
+                                     errorCode: status == .end ? code : nil, data: input.bytes(Int(input.byte()) * 64))
+                if status != .end { frame.errorCode = nil }
+                guard (try? link.receive(messageID: MuxMessageID.frames, payload: MuxFrameCodec.encode([frame]), now: now)) != nil
+                else { return }
+            case 2:
+                let update = MuxWindowUpdate(sessionID: id, increment: UInt32(1 + Int(input.byte()) * 4096))
+                guard (try? link.receive(messageID: MuxMessageID.windowUpdate, payload: MuxWindowUpdate.encode([update]), now: now)) != nil
+                else { return }
+            case 3: _ = link.open(input.byte() & 1 == 0 ? .service("web") : MuxTarget(address: .domain(""), port: 1), now: now)
+            case 4: link.accept(id)
+            case 5: link.refuse(id, code)
+            case 6: link.send(id, input.bytes(Int(input.byte()) * 128))
+            case 7: link.finish(id)
+            case 8: link.abort(id, code)
+            case 9: link.consumed(id, Int(input.byte()) * 1024, now: now, growthAllowance: Int(input.byte()) * 4096)
+            default:
+                now += .microseconds(Int64(input.byte()) * 100)
+                link.rtt = .microseconds(Int64(input.byte()) * 50)
+                drain(&link, maxBytes: Int(input.byte()) * 512)
+            }
+            check(&link)
+        }
+        for _ in 0..<10_000 where link.hasPendingOutput { drain(&link, maxBytes: MuxLimits.messageSize) }
+        check(&link)
+    }
+
+    /// The fuzz input read front to back; zeros once it runs out.
+    struct ByteReader {
+        private let data: [UInt8]
+        private var at = 0
+        init(_ data: [UInt8]) { self.data = data }
+        var isEmpty: Bool { at >= data.count }
+        mutating func byte() -> UInt8 {
+            guard at < data.count else { return 0 }
+            defer { at += 1 }
+            return data[at]
+        }
+        /// `count` bytes: the input's next ones (repeated when it has fewer).
+        mutating func bytes(_ count: Int) -> [UInt8] {
+            let take = min(count, data.count - min(at, data.count))
+            var out = Array(data[min(at, data.count)..<min(at, data.count) + take])
+            at += take
+            while out.count < count { out.append(UInt8(truncatingIfNeeded: out.count)) }
+            return out
+        }
     }
 
     static let fixedKey = try! PrivateKey(bytes: (1...32).map { UInt8($0) })

@@ -59,12 +59,18 @@ public enum MuxErrorCode: Error, Equatable, Hashable, Sendable, CustomStringConv
         }
     }
 
+    /// Codes are their byte: `.other(0x05)` is `.connectionRefused`, as it is on the wire.
+    public static func == (a: MuxErrorCode, b: MuxErrorCode) -> Bool { a.rawValue == b.rawValue }
+    public func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
+
     /// The SOCKS5 reply code (RFC 1928 section 6) an entry answers its client with.
     public var socksReply: UInt8 {
         switch self {
         case .generalFailure, .notAllowed, .networkUnreachable, .hostUnreachable, .connectionRefused, .timedOut,
              .notSupported, .addressNotSupported:
             return rawValue
+        case .other(let b) where (0x01...0x08).contains(b):
+            return b
         case .tooManySessions, .backlogFull, .bufferBudget, .flowControl, .unknownSession, .reset, .other:
             return 0x01
         }

@@ -76,6 +76,7 @@ public enum MuxAddress: Equatable, Sendable, CustomStringConvertible {
         case .ipv4(let b): return b.map(String.init).joined(separator: ".")
         case .domain(let d): return d
         case .ipv6(let b):
+            guard b.count == 16 else { return "<IPv6 of \(b.count) bytes>" }
             return stride(from: 0, to: 16, by: 2).map { String(UInt16(b[$0]) << 8 | UInt16(b[$0 + 1]), radix: 16) }
                 .joined(separator: ":")
         }
@@ -96,6 +97,16 @@ public struct MuxTarget: Equatable, Sendable, CustomStringConvertible {
     }
 
     public static func service(_ name: String) -> MuxTarget { MuxTarget(address: .domain(name), port: 0) }
+
+    /// Whether a New frame can carry this target as it is: 4 bytes of IPv4, 16 of IPv6, a
+    /// domain of 1...255 bytes of UTF-8 (the 1-byte length; v2ray writes 256 bytes as 0).
+    public var isEncodable: Bool {
+        switch address {
+        case .ipv4(let b): return b.count == 4
+        case .ipv6(let b): return b.count == 16
+        case .domain(let d): return (1...255).contains(d.utf8.count)
+        }
+    }
 
     public var isService: Bool {
         if case .domain = address, port == 0 { return true }

@@ -46,6 +46,18 @@ public enum MuxFrameCodec {
         }
     }
 
+    /// The bytes of a New frame with data for `target`, besides the data: metadata length,
+    /// metadata (ID, status, option, network, port, address type, address), data length.
+    static func newFrameOverhead(_ target: MuxTarget) -> Int {
+        let address: Int
+        switch target.address {
+        case .ipv4: address = 4
+        case .ipv6: address = 16
+        case .domain(let d): address = 1 + min(d.utf8.count, 255)
+        }
+        return 2 + 8 + address + 2
+    }
+
     public static func encode(_ frames: [MuxFrame]) -> [UInt8] {
         var out: [UInt8] = []
         for f in frames { append(f, to: &out) }
@@ -89,6 +101,9 @@ public enum MuxFrameCodec {
             guard p.count - at >= length else { throw .truncated("data") }
             frame.data = Array(p[at..<at + length])
             at += length
+            // A Data option with no bytes says nothing: the value carries the option exactly
+            // when it carries data, as `append` writes it.
+            if length == 0 { frame.options.remove(.data) }
         }
         return frame
     }
@@ -115,7 +130,12 @@ public enum MuxFrameCodec {
             // Length 0 is v2ray's encoding of a 256-byte name (its writer's overflow): refused.
             guard length > 0 else { throw .malformed("empty domain") }
             guard end - m - 1 >= length else { throw .malformed("domain cut short") }
-            address = .domain(String(decoding: p[m + 1..<m + 1 + length], as: UTF8.self))
+            // Refused unless valid UTF-8: a name decoded with replacement characters would not
+            // be the name the peer sent (and would not re-encode to its bytes).
+            guard let name = String(validating: p[m + 1..<m + 1 + length], as: UTF8.self) else {
+                throw .malformed("domain is not UTF-8")
+            }
+            address = .domain(name)
             m += 1 + length
         default:
             throw .malformed("unknown address type 0x\(String(type, radix: 16))")

@@ -22,9 +22,15 @@ public struct MuxLink {
     private var sessions: [UInt16: MuxSession] = [:]
     /// Sessions with something to send, in round-robin order, and their membership.
     private var ready = SessionRing()
-    /// Ends answering frames for sessions that do not exist, at most one per ID.
-    private var unknownEnds: [UInt16] = []
-    private var unknownEndSet: Set<UInt16> = []
+    /// Ends to send for no session record: answers to frames for unknown sessions (at most one
+    /// queued per ID) and refusals of remote opens past the link's limits, in order.
+    private var answers: [(id: UInt16, code: MuxErrorCode)] = []
+    private var unknownAnswerQueued = SessionIDBits()
+    private var refusalQueued = SessionIDBits()
+    /// Remote opens refused by the limits whose End from the peer has not come yet: one bit
+    /// each, no session record, so a peer opening past every limit costs at most 8 KiB here
+    /// and is answered, never disconnected (ipc/MUX.md, "Bounds").
+    private var refused = SessionIDBits()
     private var windowUpdates: [MuxWindowUpdate] = []
     private var nextLocalID: UInt16
     /// Opens the remote made that the driver has not accepted or refused yet.
@@ -34,8 +40,6 @@ public struct MuxLink {
     public private(set) var stats = MuxLinkStats()
     /// Bytes held for this link: queued to send plus received and not yet consumed.
     public private(set) var bufferedBytes = 0
-    /// Refused remote opens still waiting for the peer's End.
-    private var refusals = 0
 
     public init(role: MuxRole, limits: MuxLimits) {
         self.role = role
@@ -77,11 +81,13 @@ public struct MuxLink {
     private mutating func receiveNew(_ f: MuxFrame, now: ContinuousClock.Instant, events: inout [MuxEvent]) throws(MuxProtocolError) {
         let id = f.sessionID
         guard id != 0, id & 1 != role.parity else { throw .wrongParity(id) }
-        guard sessions[id] == nil else { throw .sessionInUse(id) }
-        // Refused opens keep a record until the peer's End, so the ID is not reused under our
-        // End; a peer that keeps opening without answering them is past any honest use.
-        guard sessions.count < limits.maxSessions + limits.maxPendingOpens else { throw .ignoresLimits }
-        var s = MuxSession(local: false, target: f.target, now: now, window: MuxLimits.initialWindow)
+        // A refused ID is in use until both Ends, like any other.
+        guard sessions[id] == nil, !refused.contains(id), !refusalQueued.contains(id) else { throw .sessionInUse(id) }
+        if unknownAnswerQueued.contains(id) {
+            // An answer to an earlier stray Keep must not end the session opened now.
+            unknownAnswerQueued.remove(id)
+            answers.removeAll { $0.id == id && $0.code == .unknownSession }
+        }
         let refusal: MuxErrorCode?
         if liveCount >= limits.maxSessions {
             refusal = .tooManySessions
@@ -92,16 +98,13 @@ public struct MuxLink {
         }
         if let refusal {
             stats.refusedByLimit += 1
-            s.phase = .ending
-            s.pendingEnd = .init(error: refusal)
-            s.reportedClosed = true
-            s.isRefusal = true
-            refusals += 1
-            sessions[id] = s
-            ready.insert(id)
+            refused.insert(id)
+            refusalQueued.insert(id)
+            answers.append((id, refusal))
             events.append(.refusedOpen(id, refusal))
             return
         }
+        var s = MuxSession(local: false, target: f.target, now: now, window: MuxLimits.initialWindow)
         s.phase = .accepting
         pendingAccepts += 1
         sessions[id] = s
@@ -114,12 +117,18 @@ public struct MuxLink {
     private mutating func receiveKeep(_ f: MuxFrame, events: inout [MuxEvent]) {
         let id = f.sessionID
         guard var s = sessions[id] else {
-            answerUnknown(id)
+            // In flight when we refused the open: dropped quietly, as for an ended session.
+            if !refused.contains(id) && !refusalQueued.contains(id) { answerUnknown(id) }
             return
         }
-        defer { sessions[id] = s }
-        // Ended by us: whatever was in flight is dropped quietly until the peer's End.
-        guard s.pendingEnd == nil, !s.sentEnd else { return }
+        defer {
+            sessions[id] = s
+            // An ack lets queued data and Fin go; a Fin may make our End due.
+            if s.hasSomethingToSend { ready.insert(id) }
+        }
+        // Ended by us: whatever was in flight is dropped quietly until the peer's End. A Keep
+        // for a session whose New has not gone out cannot be an answer to it: ignored.
+        guard s.pendingEnd == nil, !s.sentEnd, !s.pendingNew else { return }
         if s.local && s.phase == .opening {
             s.phase = .open
             events.append(.opened(id))
@@ -145,7 +154,12 @@ public struct MuxLink {
 
     private mutating func receiveEnd(_ f: MuxFrame, events: inout [MuxEvent]) {
         let id = f.sessionID
-        guard var s = sessions[id] else { return }   // End for nothing: nothing to answer
+        guard var s = sessions[id] else {
+            // End for nothing: nothing to answer. For a refused open, the peer's End frees the ID
+            // (for its next New once it has our End, which it may only send after receiving it).
+            refused.remove(id)
+            return
+        }
         s.receivedEnd = true
         if !s.reportedClosed {
             s.reportedClosed = true
@@ -181,14 +195,17 @@ public struct MuxLink {
 
     private mutating func answerUnknown(_ id: UInt16) {
         stats.unknownSessionFrames += 1
-        if unknownEndSet.insert(id).inserted { unknownEnds.append(id) }
+        guard !unknownAnswerQueued.contains(id) else { return }
+        unknownAnswerQueued.insert(id)
+        answers.append((id, .unknownSession))
     }
 
     // MARK: what the local side did
 
-    /// Opens a session to `target`; nil when the link holds its limit of sessions or no ID is free.
+    /// Opens a session to `target`; nil when the link holds its limit of sessions, no ID is
+    /// free, or a New frame cannot carry the target (`MuxTarget.isEncodable`).
     public mutating func open(_ target: MuxTarget, now: ContinuousClock.Instant) -> UInt16? {
-        guard liveCount < limits.maxSessions else { return nil }
+        guard target.isEncodable, liveCount < limits.maxSessions else { return nil }
         for _ in 0..<32_768 {
             let id = nextLocalID
             nextLocalID = nextLocalID &+ 2
@@ -256,12 +273,19 @@ public struct MuxLink {
     /// `count` bytes of the session's data left this process for the local socket. Once half
     /// the window is consumed a window update returns it, grown (up to `limits.maxWindow`, and
     /// by at most `growthAllowance` bytes) when the window was consumed within two round trips.
+    /// Counts past what was delivered are ignored; after `.closed` the session's bytes are
+    /// already released, so do not call this for it (its ID may belong to a new session).
     public mutating func consumed(_ id: UInt16, _ count: Int, now: ContinuousClock.Instant, growthAllowance: Int) {
-        guard var s = sessions[id], count > 0 else { return }
+        guard var s = sessions[id] else { return }
+        let count = min(count, s.unconsumed)
+        guard count > 0 else { return }
         s.unconsumed -= count
         bufferedBytes -= count
         s.unacknowledged += count
-        guard !s.receivedFin, !s.receivedEnd, s.unacknowledged >= s.recvWindow / 2 else {
+        // No update once no more data may come: after the peer's Fin or End, and after our End
+        // (an update sent after it could reach a new session that reuses the ID).
+        guard !s.receivedFin, !s.receivedEnd, s.pendingEnd == nil, !s.sentEnd,
+              s.unacknowledged >= s.recvWindow / 2 else {
             sessions[id] = s
             return
         }
@@ -284,9 +308,11 @@ public struct MuxLink {
     // MARK: what to send
 
     /// The next message for the peer (`id` relative to the capability's offset), at most
-    /// about `maxBytes` long: pending window updates first (small, and they unblock the peer),
-    /// then frames taken round robin. Nil when there is nothing to send.
+    /// `maxBytes` long (at least 1 KiB): pending window updates first (small, and they unblock
+    /// the peer), then answers without a session (unknown sessions, refused opens), then
+    /// sessions round robin, one chunk a turn. Nil when there is nothing to send.
     public mutating func nextMessage(maxBytes: Int = MuxLimits.messageSize) -> (id: UInt64, payload: [UInt8])? {
+        let maxBytes = max(maxBytes, Self.smallestMessage)
         if !windowUpdates.isEmpty {
             let take = min(windowUpdates.count, maxBytes / MuxWindowUpdate.entrySize)
             let batch = Array(windowUpdates.prefix(take))
@@ -294,29 +320,35 @@ public struct MuxLink {
             return (MuxMessageID.windowUpdate, MuxWindowUpdate.encode(batch))
         }
         var out: [UInt8] = []
-        while !unknownEnds.isEmpty, out.count < maxBytes {
-            let id = unknownEnds.removeLast()
-            unknownEndSet.remove(id)
-            MuxFrameCodec.append(.end(id, error: .unknownSession), to: &out)
+        var answered = 0
+        while answered < answers.count, out.count + Self.endWithCodeSize <= maxBytes {
+            let (id, code) = answers[answered]
+            answered += 1
+            if code == .unknownSession { unknownAnswerQueued.remove(id) } else { refusalQueued.remove(id) }
+            MuxFrameCodec.append(.end(id, error: code), to: &out)
         }
-        var turns = ready.count
-        while out.count < maxBytes, turns > 0, let id = ready.popFirst() {
-            turns -= 1
+        answers.removeFirst(answered)
+        // Room for the largest frame header and one byte keeps every turn productive; a turn
+        // that sends nothing (an End of a never-announced session) is bounded by `idle`.
+        var idle = 0
+        while maxBytes - out.count > Self.largestFrameOverhead, idle <= ready.count, let id = ready.popFirst() {
             guard var s = sessions[id] else { continue }
-            emit(&s, id, into: &out)
+            let before = out.count
+            emit(&s, id, room: maxBytes - out.count, into: &out)
+            idle = out.count == before ? idle + 1 : 0
             if s.sentEnd && s.receivedEnd {
                 forget(id)
                 continue
             }
             sessions[id] = s
             if s.hasSomethingToSend { ready.insert(id) }
-            if turns == 0 && out.count < maxBytes { turns = ready.count }
         }
         return out.isEmpty ? nil : (MuxMessageID.frames, out)
     }
 
-    /// One turn of one session: at most one chunk of data, with whatever control frame is due.
-    private mutating func emit(_ s: inout MuxSession, _ id: UInt16, into out: inout [UInt8]) {
+    /// One turn of one session: at most one chunk of data, with whatever control frame is due,
+    /// adding at most `room` bytes to `out` (`room` exceeds `largestFrameOverhead`).
+    private mutating func emit(_ s: inout MuxSession, _ id: UInt16, room: Int, into out: inout [UInt8]) {
         if let end = s.pendingEnd, !s.sentEnd, s.phase == .ending || s.sendQueue.isEmpty {
             if s.pendingNew {
                 // Never announced: the peer has nothing to end.
@@ -328,7 +360,9 @@ public struct MuxLink {
             s.sentEnd = true
             return
         }
-        let chunk = s.canSendData ? s.sendQueue.take(min(MuxLimits.chunk, s.sendCredit)) : []
+        let overhead = s.pendingNew ? MuxFrameCodec.newFrameOverhead(s.target ?? .service("")) : Self.keepFrameOverhead
+        let chunk = s.canSendData
+            ? s.sendQueue.take(min(MuxLimits.chunk, s.sendCredit, room - overhead)) : []
         s.sendCredit -= chunk.count
         bufferedBytes -= chunk.count
         s.bytesOut += UInt64(chunk.count)
@@ -380,21 +414,29 @@ public struct MuxLink {
         guard let s = sessions.removeValue(forKey: id) else { return }
         windowGrowth -= s.recvWindow - MuxLimits.initialWindow
         bufferedBytes -= s.sendQueue.count + s.unconsumed
-        if s.isRefusal { refusals -= 1 }
         ready.remove(id)
     }
+
+    /// A Keep frame's bytes besides its data: metadata length, metadata, data length.
+    static let keepFrameOverhead = 8
+    /// End with an error code: metadata length and 5 bytes of metadata.
+    static let endWithCodeSize = 7
+    /// The largest frame header `emit` writes: a New with a 255-byte domain and data.
+    static let largestFrameOverhead = 268
+    static let smallestMessage = 1024
 
     // MARK: reading the state
 
     /// Sessions that count against `maxSessions`: refused ones waiting for the peer's End do not.
-    public var liveCount: Int { sessions.count - refusals }
-    public var sessionCount: Int { sessions.count }
+    public var liveCount: Int { sessions.count }
+    /// Live sessions and refused opens still waiting for the peer's End.
+    public var sessionCount: Int { sessions.count + refused.count }
     public func contains(_ id: UInt16) -> Bool { sessions[id] != nil }
     /// Bytes queued to send for `id` (the driver stops reading its socket above a watermark).
     public func queuedBytes(_ id: UInt16) -> Int { sessions[id]?.sendQueue.count ?? 0 }
     /// Whether `id` may send now (has window); false while the peer's window is spent.
     public func hasSendWindow(_ id: UInt16) -> Bool { (sessions[id]?.sendCredit ?? 0) > 0 }
-    public var hasPendingOutput: Bool { !windowUpdates.isEmpty || !unknownEnds.isEmpty || !ready.isEmpty }
+    public var hasPendingOutput: Bool { !windowUpdates.isEmpty || !answers.isEmpty || !ready.isEmpty }
 
     /// A snapshot of each session for `stockade sessions`.
     public func snapshot(now: ContinuousClock.Instant) -> [MuxSessionInfo] {
@@ -426,7 +468,8 @@ public struct MuxLimits: Sendable {
         // Each side has 32,767 IDs of its parity.
         self.maxSessions = min(max(1, maxSessions), 32_767)
         self.maxPendingOpens = max(1, maxPendingOpens)
-        self.maxWindow = max(Self.initialWindow, maxWindow)
+        // A window past 2^31-1 is a protocol error (RFC 9113 6.9.1), so growth stops below it.
+        self.maxWindow = min(max(Self.initialWindow, maxWindow), Int(MuxWindowUpdate.maximumIncrement))
     }
 
     /// yamux's initialStreamWindow: every session starts with 256 KiB each way. A protocol
@@ -468,6 +511,8 @@ public enum MuxProtocolError: Error, Equatable, Sendable, CustomStringConvertibl
     case wrongParity(UInt16)
     case sessionInUse(UInt16)
     case windowOverflow(UInt16)
+    /// Not thrown any more: refused opens keep one bit each, not a session record, so the
+    /// ID space bounds them (kept so the enum does not change).
     case ignoresLimits
 
     public var description: String {

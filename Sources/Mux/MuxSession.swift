@@ -30,8 +30,6 @@ struct MuxSession {
     var receivedEnd = false
     /// The driver knows the session is over (it closed it, or was told with `.closed`).
     var reportedClosed = false
-    /// A remote open refused by the link's limits: kept only until the peer's End.
-    var isRefusal = false
 
     // Sending: data read from the local socket, and how much the peer's window still allows.
     var sendQueue = ByteQueue()
@@ -66,10 +64,10 @@ struct MuxSession {
         return finQueued && !sentFin && sendQueue.isEmpty && canSendData
     }
 
-    /// The opener may send within the initial window before the exit's answer (v2ray sends
-    /// data with New); the exit only once it accepted.
+    /// Data goes with the New (as v2ray sends it) and then only once the exit acknowledged
+    /// the open (ipc/MUX.md "Session life"): an exit buffers at most one chunk per open.
     var canSendData: Bool {
-        pendingNew || phase == .open || phase == .opening
+        pendingNew || phase == .open
     }
 
     var stateName: String {
@@ -120,6 +118,7 @@ struct ByteQueue {
             }
             offset += part
             if offset == chunk.count {
+                chunks[head] = []   // sent: its memory goes now, not at the next compaction
                 head += 1
                 offset = 0
             }
@@ -169,5 +168,30 @@ struct SessionRing {
             if members.remove(id) != nil { return id }
         }
         return nil
+    }
+}
+
+/// A set of session IDs as one bit each (8 KiB once the first is inserted): bounded by the ID
+/// space whatever the peer does.
+struct SessionIDBits {
+    private var words: [UInt64] = []
+    private(set) var count = 0
+
+    func contains(_ id: UInt16) -> Bool {
+        words.isEmpty ? false : words[Int(id >> 6)] & (1 << UInt64(id & 63)) != 0
+    }
+
+    mutating func insert(_ id: UInt16) {
+        if words.isEmpty { words = [UInt64](repeating: 0, count: 1024) }
+        let bit: UInt64 = 1 << UInt64(id & 63)
+        guard words[Int(id >> 6)] & bit == 0 else { return }
+        words[Int(id >> 6)] |= bit
+        count += 1
+    }
+
+    mutating func remove(_ id: UInt16) {
+        guard contains(id) else { return }
+        words[Int(id >> 6)] &= ~(1 << UInt64(id & 63))
+        count -= 1
     }
 }

@@ -5,33 +5,9 @@ import XCTest
 
 /// The golden frames of ipc/PROTOCOL.md: the document and the code agree byte for byte.
 final class GoldenFrameTests: XCTestCase {
-    static var documentURL: URL {
-        // Tests/IPCTests/GoldenFrameTests.swift -> repository root -> ipc/PROTOCOL.md
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("ipc/PROTOCOL.md")
-    }
-
-    /// Every ```golden NAME block of the document, as bytes: each line's hex after its last ':'.
+    /// Every ```golden NAME block of ipc/PROTOCOL.md, as bytes.
     static func documentGoldens() throws -> [String: [UInt8]] {
-        let text = try String(contentsOf: documentURL, encoding: .utf8)
-        var goldens: [String: [UInt8]] = [:]
-        var current: (name: String, bytes: [UInt8])?
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            if let block = current {
-                if line.hasPrefix("```") {
-                    XCTAssertNil(goldens[block.name], "golden \(block.name) appears twice")
-                    goldens[block.name] = block.bytes
-                    current = nil
-                } else {
-                    let hexPart = line.split(separator: ":", omittingEmptySubsequences: false).last ?? ""
-                    current!.bytes += hex(String(hexPart))
-                }
-            } else if line.hasPrefix("```golden ") {
-                current = (String(line.dropFirst("```golden ".count)), [])
-            }
-        }
-        XCTAssertNil(current, "unterminated golden block")
-        return goldens
+        try TestVectors.goldenBlocks("ipc/PROTOCOL.md")
     }
 
     func testDocumentHasOneGoldenPerMessageType() throws {

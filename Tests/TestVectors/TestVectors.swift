@@ -22,6 +22,41 @@ public enum TestVectors {
         try JSONSerialization.jsonObject(with: data(name))
     }
 
+    /// A file of this repository, by its path from the root (ipc/PROTOCOL.md, ipc/MUX.md).
+    public static func repositoryFile(_ path: String) -> URL {
+        // Tests/TestVectors/TestVectors.swift -> repository root
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent(path)
+    }
+
+    public struct GoldenDocumentError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Every ```golden NAME block of a protocol document, as bytes: each line's hex after its
+    /// last ':', whitespace ignored. A name used twice or an unterminated block throws.
+    public static func goldenBlocks(_ documentPath: String) throws -> [String: [UInt8]] {
+        let text = try String(contentsOf: repositoryFile(documentPath), encoding: .utf8)
+        var goldens: [String: [UInt8]] = [:]
+        var current: (name: String, bytes: [UInt8])?
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if let block = current {
+                if line.hasPrefix("```") {
+                    guard goldens[block.name] == nil else { throw GoldenDocumentError(description: "golden \(block.name) appears twice") }
+                    goldens[block.name] = block.bytes
+                    current = nil
+                } else {
+                    let hexPart = line.split(separator: ":", omittingEmptySubsequences: false).last ?? ""
+                    current!.bytes += hex(hexPart.filter { !$0.isWhitespace })
+                }
+            } else if line.hasPrefix("```golden ") {
+                current = (String(line.dropFirst("```golden ".count)), [])
+            }
+        }
+        guard current == nil else { throw GoldenDocumentError(description: "unterminated golden block") }
+        return goldens
+    }
+
     /// Lowercase or uppercase hex, with or without 0x, to bytes. Traps on bad hex: vectors are fixed.
     public static func hex(_ s: String) -> [UInt8] {
         var str = Substring(s)
