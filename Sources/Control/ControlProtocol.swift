@@ -25,6 +25,9 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var peer: String?
     /// forward-add: a service name of the exit, or host:port.
     public var target: String?
+    /// peers, sessions: the first entry of the page the supervisor asks the peer manager for
+    /// (its IPC replies are bounded, so long lists come in pages; clients never set it).
+    public var offset: Int?
 
     public init(command: Command, enode: String? = nil, id: String? = nil, reason: UInt8? = nil,
                 listen: String? = nil, peer: String? = nil, target: String? = nil) {
@@ -35,6 +38,7 @@ public struct ControlRequest: Codable, Sendable, Equatable {
         self.listen = listen
         self.peer = peer
         self.target = target
+        offset = nil
     }
 }
 
@@ -61,6 +65,8 @@ public struct ControlResult: Codable, Sendable, Equatable {
     public var message: String?
     public var sessions: [SessionInfo]?
     public var forwards: [ForwardInfo]?
+    /// Between the peer manager and the supervisor: the offset of the next page, if any.
+    public var next: Int?
 
     public init(status: NodeStatus? = nil, peers: [PeerInfo]? = nil, enode: String? = nil, message: String? = nil,
                 sessions: [SessionInfo]? = nil, forwards: [ForwardInfo]? = nil) {

@@ -2,6 +2,7 @@ import Control
 import DevP2P
 import Enode
 import Foundation
+import IPC
 import NodeConfig
 
 /// The operator's commands that the run loop answers (go-ethereum's Server.AddPeer,
@@ -12,7 +13,10 @@ extension PeerRunLoop {
         eventLoop.preconditionInEventLoop()
         switch request.command {
         case .peers:
-            return .success(ControlResult(peers: peerInfos()))
+            let (page, next) = Self.page(peerInfos(), from: request.offset ?? 0)
+            var result = ControlResult(peers: page)
+            result.next = next
+            return .success(result)
         case .addPeer:
             return withEnode(request) { addStatic($0) }
         case .removePeer:
@@ -38,7 +42,10 @@ extension PeerRunLoop {
                 return .success(ControlResult(message: "disconnecting \(Hex.encode(nodeID).prefix(16))… (\(reason))"))
             }
         case .sessions:
-            return .success(ControlResult(sessions: router.sessions()))
+            let (page, next) = Self.page(router.sessions(), from: request.offset ?? 0)
+            var result = ControlResult(sessions: page)
+            result.next = next
+            return .success(result)
         case .forwards:
             return .success(ControlResult(forwards: router.forwards()))
         case .forwardAdd:
@@ -56,6 +63,20 @@ extension PeerRunLoop {
         case .status, .enode, .events:
             return .failure("\(request.command.rawValue) is answered by the supervisor")
         }
+    }
+
+    /// Entries from `offset` whose JSON fits one IPC reply (`IPCLimits.maxControlReplyLength`,
+    /// with room for the envelope), and where the next page starts, if there is one.
+    static func page<T: Encodable>(_ all: [T], from offset: Int) -> ([T], Int?) {
+        let budget = IPCLimits.maxControlReplyLength - 1024
+        var used = 0, end = max(0, min(offset, all.count))
+        while end < all.count {
+            let size = ControlCoding.line(all[end]).count + 1
+            if used + size > budget && end > offset { break }
+            used += size
+            end += 1
+        }
+        return (Array(all[min(offset, all.count)..<end]), end < all.count ? end : nil)
     }
 
     private func withEnode(_ request: ControlRequest, _ body: (EnodeURL) -> ControlReply) -> ControlReply {

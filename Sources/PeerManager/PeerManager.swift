@@ -28,6 +28,13 @@ public final class PeerManager {
 
     public init() throws {
         child = try ChildProcess(role: .peerManager, index: 0)
+        // Every peer and every session is a socket: take the hard limit of descriptors (as
+        // systemd's default LimitNOFILE=1024:524288 intends for programs that need many).
+        var limit = rlimit()
+        if getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) != 0 { child.log("cannot raise the descriptor limit to \(limit.rlim_max)") }
+        }
         // The mailbox is created on the IPC thread; the run loop posts to it from its own.
         let mailboxHolder = MailboxHolder()
         runLoop = PeerRunLoop(eventLoop: group.next(), counters: counters) { out in mailboxHolder.post(out) }

@@ -44,6 +44,8 @@ public final class Supervisor {
     private var metricsEndpoint: MetricsEndpoint?
     /// Control commands forwarded to the peer manager, by request id.
     private var pendingControl: [UInt32: (ControlReply) -> Void] = [:]
+    /// add-peer, remove-peer, trust and untrust that succeeded, latest per node and list.
+    private var runtimeListEdits: [ControlRequest] = []
     private var nextControlRequest: UInt32 = 0
     /// How long a forwarded command may wait for the peer manager's answer.
     static let controlTimeout: Duration = .seconds(5)
@@ -349,38 +351,79 @@ public final class Supervisor {
         case .events:
             reply(.success())
         case .peers, .addPeer, .removePeer, .trust, .untrust, .disconnect, .sessions, .forwards, .forwardAdd, .forwardRemove:
-            guard let pm = slots.first(where: { $0.role == .peerManager }), let channel = pm.control, pm.ready else {
-                reply(.failure("the peer manager is not running (restarting?); try again"))
-                return
-            }
-            nextControlRequest &+= 1
-            if nextControlRequest == 0 { nextControlRequest = 1 }
-            let id = nextControlRequest
-            let json = String(decoding: ControlCoding.line(request).dropLast(), as: UTF8.self)
-            pendingControl[id] = { [weak self] answer in
-                if answer.ok, let self { self.trustChanged(by: request) }
+            askPeerManager(request) { [weak self] answer in
+                if answer.ok, let self { self.listsChanged(by: request) }
                 reply(answer)
             }
-            do { try channel.send(.controlRequest(.init(json: json)), requestID: id) } catch {
-                pendingControl[id] = nil
-                reply(.failure("cannot reach the peer manager: \(error)"))
-                return
+        }
+    }
+
+    /// Sends `request` to the peer manager. Lists (peers, sessions) come back in pages that each
+    /// fit an IPC reply; they are asked for one after another and joined (issue 9, fault 12).
+    private func askPeerManager(_ request: ControlRequest, joined: ControlResult? = nil, reply: @escaping (ControlReply) -> Void) {
+        guard let pm = slots.first(where: { $0.role == .peerManager }), let channel = pm.control, pm.ready else {
+            reply(.failure("the peer manager is not running (restarting?); try again"))
+            return
+        }
+        nextControlRequest &+= 1
+        if nextControlRequest == 0 { nextControlRequest = 1 }
+        let id = nextControlRequest
+        let json = String(decoding: ControlCoding.line(request).dropLast(), as: UTF8.self)
+        pendingControl[id] = { [weak self] answer in
+            guard answer.ok, var page = answer.result else { return reply(answer) }
+            if let joined {
+                page.peers = joined.peers.map { $0 + (page.peers ?? []) } ?? page.peers
+                page.sessions = joined.sessions.map { $0 + (page.sessions ?? []) } ?? page.sessions
             }
-            loop.schedule(after: Self.controlTimeout) { [weak self] in
-                self?.pendingControl.removeValue(forKey: id)?(.failure("the peer manager did not answer within \(Self.controlTimeout)"))
+            guard let next = page.next, let self else {
+                page.next = nil
+                return reply(.success(page))
             }
+            var more = request
+            more.offset = next
+            self.askPeerManager(more, joined: page, reply: reply)
+        }
+        do { try channel.send(.controlRequest(.init(json: json)), requestID: id) } catch {
+            pendingControl[id] = nil
+            reply(.failure("cannot reach the peer manager: \(error)"))
+            return
+        }
+        loop.schedule(after: Self.controlTimeout) { [weak self] in
+            self?.pendingControl.removeValue(forKey: id)?(.failure("the peer manager did not answer within \(Self.controlTimeout)"))
         }
     }
 
     /// A node trusted or untrusted at run time also gets (or loses) the acceptor's trusted
     /// handshake slots and throttle exemption, which go by its enode URL's address.
-    private func trustChanged(by request: ControlRequest) {
-        guard request.command == .trust || request.command == .untrust, let text = request.enode,
+    /// Every run-time edit of the static and trusted lists is kept in the running config (so a
+    /// restarted peer manager gets it) and replayed over a reloaded file (issue 9, fault 6).
+    private func listsChanged(by request: ControlRequest) {
+        guard [.addPeer, .removePeer, .trust, .untrust].contains(request.command), let text = request.enode,
               let url = try? EnodeURL(parsing: text) else { return }
-        var trusted = config.peers.trusted.filter { (try? EnodeURL(parsing: $0).nodeID) != url.nodeID }
-        if request.command == .trust { trusted.append(text) }
-        config.peers.trusted = trusted
-        if let acceptor = slots.first(where: { $0.role == .acceptor }) { configure(acceptor) }
+        runtimeListEdits.removeAll { $0.enode.flatMap { try? EnodeURL(parsing: $0).nodeID } == url.nodeID
+            && Self.sameList($0.command, request.command) }
+        runtimeListEdits.append(request)
+        Self.apply(request, to: &config)
+        if request.command == .trust || request.command == .untrust,
+           let acceptor = slots.first(where: { $0.role == .acceptor }) { configure(acceptor) }
+    }
+
+    private static func sameList(_ a: ControlRequest.Command, _ b: ControlRequest.Command) -> Bool {
+        let statics: Set<ControlRequest.Command> = [.addPeer, .removePeer]
+        return statics.contains(a) == statics.contains(b)
+    }
+
+    /// One run-time edit of the static or trusted list applied to `config`.
+    static func apply(_ edit: ControlRequest, to config: inout NodeConfig) {
+        guard let text = edit.enode, let url = try? EnodeURL(parsing: text) else { return }
+        let others: ([String]) -> [String] = { $0.filter { (try? EnodeURL(parsing: $0).nodeID) != url.nodeID } }
+        switch edit.command {
+        case .addPeer: config.peers.static = others(config.peers.static) + [text]
+        case .removePeer: config.peers.static = others(config.peers.static)
+        case .trust: config.peers.trusted = others(config.peers.trusted) + [text]
+        case .untrust: config.peers.trusted = others(config.peers.trusted)
+        default: break
+        }
     }
 
     private func publish(_ e: IPCMessage.PeerEvent) {
@@ -452,6 +495,7 @@ public final class Supervisor {
         }
         var applied = config
         applied.peers = fresh.peers
+        for edit in runtimeListEdits { Self.apply(edit, to: &applied) }
         applied.timeouts = fresh.timeouts
         // Streams: exit rules, services, bounds, SOCKS5 and forwards all apply live (the peer
         // manager rebinds changed listeners; open sessions go on).
