@@ -212,12 +212,17 @@ final class PeerChannelHandler: ChannelInboundHandler, MuxTransport {
             context.close(promise: nil)
             return
         }
-        if now - lastPingSent >= timeouts.pingInterval {
+        if now - lastPingSent >= timeouts.pingInterval
+            || (mux?.hasSessions == true && pingSentAt == nil && now - lastPingSent >= Self.rttProbeInterval) {
             lastPingSent = now
             pingSentAt = now
             send(.ping, context: context)
         }
     }
+
+    /// While sessions are open the round trip is measured this often, under their load: the
+    /// windows' auto-tuning needs the loaded RTT, not the idle one of the first Ping.
+    static let rttProbeInterval: TimeAmount = .seconds(1)
 
     /// Sends Disconnect(reason), then closes once it is written or after the write deadline.
     func disconnect(_ reason: DisconnectReason) {

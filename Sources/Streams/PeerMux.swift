@@ -69,6 +69,9 @@ public final class PeerMux {
 
     public func rttMeasured(_ rtt: Duration) { link.rtt = rtt }
 
+    /// Whether any session is open (the link then measures its round trip more often).
+    public var hasSessions: Bool { link.sessionCount > 0 }
+
     /// The peer link is gone: every session with it ends, its local sockets are reset.
     public func transportClosed() {
         guard !closed else { return }
