@@ -272,12 +272,23 @@ target = "src"
 EOF
   start_stockade b "$S_B"; stockade_b=$stockade_pid
   if ! wait_port "$S_B" "$START_TIMEOUT" "$stockade_b"; then
-    stockade_na="B did not listen within ${START_TIMEOUT}s"
+    stockade_na="$(not_started B "$stockade_b" b)"
     return
   fi
   start_stockade a "$S_A"; stockade_a=$stockade_pid
   wait_port "$S_SOCKS" "$START_TIMEOUT" "$stockade_a" && wait_port "$S_FWD" 5 "$stockade_a" ||
-    stockade_na="A's SOCKS5 entry or forward did not open within ${START_TIMEOUT}s"
+    stockade_na="$(not_started "A's SOCKS5 entry or forward" "$stockade_a" a)"
+}
+# not_started WHAT PID NAME: why a daemon's port never opened (it exited, with its first error
+# line, or it runs without opening it).
+not_started() {
+  if kill -0 "$2" 2>/dev/null; then
+    echo "$1 did not open within ${START_TIMEOUT}s"
+  else
+    local why
+    why="$(grep -m 1 -E ': line [0-9]+:' "$work/stockade/$3.err" || grep -m 1 -v '^ *$' "$work/stockade/$3.err" || true)"
+    echo "$1: the daemon exited: $(echo "$why" | sed 's|^.*/stockade/||' | cut -c1-90)"
+  fi
 }
 if [[ " $PATHS " == *" stockade-"* ]]; then
   start_stockade_pair
@@ -453,11 +464,12 @@ echo
 echo "Tunnel benchmark: release build, 127.0.0.1, $(nproc) cores shared by tunnels, load tool and source."
 echo "Medians of $ROUNDS interleaved rounds. MB/s = 10^6 bytes/s; (x) = ratio to v2ray-socks5's median."
 echo "t1: 1 stream of $BYTES_1; t64: 64 streams of $BYTES_64; tz: 1 compressible stream of $BYTES_Z (all incompressible otherwise)."
-echo "CPU/MB: utime+stime of both ends' tunnel processes per MB in the t1 row. Latency: connect (+SOCKS5) + first byte"
-echo "of $COUNT fresh sessions per round, ms; [f N] = probes failed over all rounds. EOF: source's FIN to client EOF, ms."
+echo "CPU ms/MB: utime+stime of both ends' tunnel processes per MB in the t1/t64 rows (x codec: t1's ratio to the frame codec)."
+echo "Latency: connect (+SOCKS5) + first byte of $COUNT fresh sessions per round, ms; [f N] = probes failed over all rounds."
+echo "EOF: the source's last bytes + FIN to the client's EOF, ms."
 echo "RSS: tunnel processes (both ends) with $SESSIONS idle sessions open, MiB (+ growth over their RSS before)."
 echo
-fmt_row="%-16s %-15s %-15s %-9s %-12s %-15s %-21s %-21s %-9s %-14s\n"
+fmt_row="%-16s %-15s %-15s %-9s %-11s %-15s %-21s %-21s %-9s %-14s\n"
 printf "$fmt_row" "path" "t1 MB/s" "t64 MB/s" "tz MB/s" "CPU ms/MB" "idle p50/p99" "stalled p50/p99" "bulk p50/p99" "EOF p50" "RSS MiB"
 for path in $PATHS; do
   if ! available "$path"; then
@@ -465,9 +477,10 @@ for path in $PATHS; do
     continue
   fi
   t1="$(med "$path" t1 "$mbps")"; t64="$(med "$path" t64 "$mbps")"; tz="$(med "$path" tz "$mbps")"
-  cpu="$(num "$(med "$path" t1 "$cpu_per_mb")" 2)"
+  cpu="$(num "$(med "$path" t1 "$cpu_per_mb")" 2)/$(num "$(med "$path" t64 "$cpu_per_mb")" 2)"
+  [ "$cpu" = "-/-" ] && cpu="-"
   [[ "$path" == stockade-* ]] && [ "$codec_ms" != "-" ] && [ "$cpu" != "-" ] &&
-    cpu="$cpu ($(ratio "$cpu" "$codec_ms") codec)"
+    cpu="$cpu ($(ratio "${cpu%%/*}" "$codec_ms") codec)"
   lat_cell() {
     local f; f="$(total "$path" "$1" failed)"
     echo "$(num "$(med "$path" "$1" 'f["p50_ms"]')" 2)/$(num "$(med "$path" "$1" 'f["p99_ms"]')" 2)$([ "$f" != 0 ] && [ "$f" != - ] && echo " [f $f]")"
@@ -489,8 +502,19 @@ if [ "$PERF" = 1 ]; then
   echo
   if [ -s "$work/perf.data" ]; then
     echo "perf (cpu-clock, -g) of $PERF_PATH's tunnel processes during its first 1-stream row, top symbols (self):"
-    perf report -i "$work/perf.data" --stdio --no-children --sort dso,sym --percent-limit 0.7 2>/dev/null |
-      grep -E '^ +[0-9.]+%' | head -n 30
+    perf report -i "$work/perf.data" --stdio --no-children --sort dso,sym 2>/dev/null |
+      grep -E '^ +[0-9.]+%' > "$work/perf.txt" || true
+    head -n 25 "$work/perf.txt"
+    echo "by kind (self %): Keccak, AES, snappy, copies (memcpy/memmove, kernel copy_*_user), other kernel (syscalls, TCP), rest"
+    awk '{ pct = $1; sub(/%/, "", pct); line = tolower($0)
+      if (line ~ /keccak/) k["keccak"] += pct
+      else if (line ~ /aes/) k["aes"] += pct
+      else if (line ~ /snappy/) k["snappy"] += pct
+      else if (line ~ /memcpy|memmove|copy_user|copy_to_|copy_from_|copy_page/) k["copies"] += pct
+      else if (line ~ /kernel/) k["kernel"] += pct
+      else k["rest"] += pct }
+      END { printf "  keccak %.1f%%  aes %.1f%%  snappy %.1f%%  copies %.1f%%  kernel %.1f%%  rest %.1f%%\n",
+        k["keccak"], k["aes"], k["snappy"], k["copies"], k["kernel"], k["rest"] }' "$work/perf.txt"
   else
     echo "perf: nothing recorded for $PERF_PATH ($( available "$PERF_PATH" && echo 'see perf.log' || echo 'n/a: stockade has no mux yet'))."
     [ -s "$work/perf.log" ] && tail -n 3 "$work/perf.log"
