@@ -2,7 +2,7 @@
 # Tunnel benchmark, release build, 127.0.0.1 only: the same load through every way of carrying
 # TCP streams between two nodes, side by side in one run, one table.
 #
-#   ops/bench/tunnel.sh                 every path, 3 interleaved rounds, about 10 minutes
+#   ops/bench/tunnel.sh                 every path, 3 interleaved rounds, about 5-10 minutes
 #   ops/bench/tunnel.sh --perf          also perf-record the peer managers during the 1-stream row
 #   ROUNDS=5 ops/bench/tunnel.sh        more rounds for a steadier median (3..15)
 #   PATHS="direct ssh-D v2ray-socks5"   a subset of the paths (names below)
