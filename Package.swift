@@ -101,6 +101,8 @@ let package = Package(
             "Keccak", "Secp256k1", "RLPxFrame", "RLPxHandshake", "DevP2P", "Snappy", "Enode",
         ]),
         .executableTarget(name: "StockadeLoad", dependencies: ["PeerLink", "DevP2P", "Enode", "Secp256k1", "Sockets"]),
+        // ops/bench/tunnel.sh's load tool: plain sockets and threads, no protocol code.
+        .executableTarget(name: "StockadeTunnelBench", dependencies: ["Sockets"]),
 
         // --- tests -------------------------------------------------------------------------
         .target(name: "TestVectors", path: "Tests/TestVectors"),
