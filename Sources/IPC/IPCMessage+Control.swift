@@ -1,4 +1,4 @@
-// Control channel messages: supervisor <-> every child (types 0x01...0x06).
+// Control channel messages: supervisor <-> every child (types 0x01...0x0a).
 
 extension IPCMessage {
     /// 0x01, child -> supervisor, first frame a child sends once its loop runs.
@@ -210,6 +210,63 @@ extension IPCMessage {
 
         init(from r: inout IPCBodyReader) throws(IPCDecodingError) {
             json = try r.readString(field: "ControlReply.json", bound: IPCLimits.maxControlReplyLength)
+        }
+    }
+}
+
+extension IPCMessage {
+    /// 0x09, worker -> supervisor: the worker's channel to a neighbour broke (end of file, a bad
+    /// frame, a full queue). A half-wired worker cannot do its job (ARCHITECTURE.md "Health"),
+    /// so the supervisor counts it down and, if the neighbour itself is alive, replaces it.
+    /// `attachment` is how many AttachChannel frames for that neighbour role the worker had
+    /// received when the channel broke (1 for the first), so the supervisor can tell a report
+    /// about the channel it last sent from a late report about an older one.
+    public struct ChannelLost: Sendable, Hashable, IPCMessageBody {
+        public var neighbourRole: Role
+        public var neighbourIndex: UInt16
+        public var attachment: UInt32
+
+        public init(neighbourRole: Role, neighbourIndex: UInt16, attachment: UInt32) {
+            self.neighbourRole = neighbourRole
+            self.neighbourIndex = neighbourIndex
+            self.attachment = attachment
+        }
+
+        func encode(into w: inout IPCBodyWriter) throws(IPCEncodingError) {
+            w.writeRole(neighbourRole)
+            w.writeU16(neighbourIndex)
+            w.writeU32(attachment)
+        }
+
+        init(from r: inout IPCBodyReader) throws(IPCDecodingError) {
+            neighbourRole = try r.readRole(field: "ChannelLost.neighbourRole")
+            neighbourIndex = try r.readU16(field: "ChannelLost.neighbourIndex")
+            attachment = try r.readU32(field: "ChannelLost.attachment")
+        }
+    }
+
+    /// 0x0a, supervisor -> acceptor: a worker process ended, and whether it crashed (a fault
+    /// signal or abort) rather than being killed (SIGKILL/SIGTERM from an operator, the OOM
+    /// killer, or the supervisor replacing a hung or half-wired worker) or exiting. Only a
+    /// crash counts against the sources that had handshakes in flight on it (OpenSSH's
+    /// PerSourcePenalties "crash").
+    public struct WorkerExited: Sendable, Hashable, IPCMessageBody {
+        public var index: UInt16
+        public var crashed: Bool
+
+        public init(index: UInt16, crashed: Bool) {
+            self.index = index
+            self.crashed = crashed
+        }
+
+        func encode(into w: inout IPCBodyWriter) throws(IPCEncodingError) {
+            w.writeU16(index)
+            w.writeBool(crashed)
+        }
+
+        init(from r: inout IPCBodyReader) throws(IPCDecodingError) {
+            index = try r.readU16(field: "WorkerExited.index")
+            crashed = try r.readBool(field: "WorkerExited.crashed")
         }
     }
 }

@@ -23,6 +23,12 @@ final class ChildSlot {
     var restarts = 0
     var policy = RestartPolicy()
     var restartTimer: PollLoopTimerID?
+    /// AttachChannel frames sent to this process, per neighbour role (a worker's ChannelLost
+    /// names the one that broke by this count).
+    var attachmentsSent: [IPCMessage.Role: UInt32] = [:]
+    /// The neighbours this process has a working channel to, as far as the supervisor knows:
+    /// added when a channel is sent, removed when the worker reports it lost.
+    var linkedRoles: Set<IPCMessage.Role> = []
 
     init(role: IPCMessage.Role, index: Int) {
         self.role = role
@@ -32,9 +38,23 @@ final class ChildSlot {
     var name: String { role == .worker ? "worker[\(index)]" : role.argument }
     var isRunning: Bool { pid > 0 }
 
-    /// Running, ready and heard from recently.
+    /// A worker is only of use with a channel to the acceptor (its connections) and to the
+    /// peer manager (its checks and handoffs).
+    static let workerNeighbours: Set<IPCMessage.Role> = [.acceptor, .peerManager]
+
+    /// Running, ready, heard from recently, and (a worker) wired to both its neighbours.
     func isHealthy(now: ContinuousClock.Instant) -> Bool {
-        isRunning && ready && now - lastHeartbeat < Self.heartbeatDeadline
+        isRunning && ready && now - lastHeartbeat < Self.heartbeatDeadline && isWired
+    }
+
+    /// Whether every channel this child needs is up. Only workers report lost channels: every
+    /// channel has a worker at one end, and that end sees any break (end of file).
+    var isWired: Bool { role != .worker || linkedRoles.isSuperset(of: Self.workerNeighbours) }
+
+    /// A fresh process: no channels yet.
+    func resetLinks() {
+        attachmentsSent = [:]
+        linkedRoles = []
     }
 
     /// Running but silent past its deadline.

@@ -147,13 +147,14 @@ public final class Supervisor {
             return
         }
         close(pair.1)
+        slot.resetLinks()
         slot.startedAt = .now
         slot.lastHeartbeat = .now
         slot.ready = false
         let channel: IPCChannel
         do {
-            channel = try IPCChannel(adopting: pair.0, accepting: slot.role == .peerManager
-                                     ? [.childReady, .heartbeat, .peerEvent, .controlReply] : [.childReady, .heartbeat])
+            let endpoint: IPCEndpoint = slot.role == .peerManager ? .peerManager : slot.role == .worker ? .worker : .acceptor
+            channel = try IPCChannel(adopting: pair.0, accepting: IPCMessageType.types(from: endpoint, to: .supervisor))
             try loop.attach(channel)
         } catch {
             log("cannot attach \(slot.name): \(error)")
@@ -207,7 +208,9 @@ public final class Supervisor {
         do {
             let (wEnd, oEnd) = try IPCChannel.makeSocketPair()
             try a.send(.attachChannel(.init(neighbourRole: other.role, neighbourIndex: 0)), transferring: [wEnd])
+            worker.attachmentsSent[other.role, default: 0] &+= 1
             try b.send(.attachChannel(.init(neighbourRole: .worker, neighbourIndex: UInt16(worker.index))), transferring: [oEnd])
+            worker.linkedRoles.insert(other.role)
         } catch {
             log("cannot link \(worker.name) and \(other.name): \(error)")
         }
@@ -234,6 +237,8 @@ public final class Supervisor {
         case .peerEvent(let e):
             logEvent(e)
             publish(e)
+        case .channelLost(let lost) where slot.role == .worker:
+            channelLost(lost, by: slot)
         case .controlReply(let r):
             guard let reply = pendingControl.removeValue(forKey: frame.requestID) else { return }
             reply((try? ControlCoding.decode(ControlReply.self, Array(r.json.utf8))) ?? .failure("unreadable reply from the peer manager"))
@@ -268,6 +273,31 @@ public final class Supervisor {
                 exitCode = 1
                 stop(reason: "crash loop of \(slot.name)")
             }
+        }
+    }
+
+    /// How long a worker's report of a lost channel waits before the neighbour is judged alive.
+    /// A dying neighbour's channels reach end of file a moment before its exit reaches us (the
+    /// kernel closes a process's files before it signals the parent); its restart then re-wires
+    /// the worker, so the worker must not be replaced for it.
+    static let channelLossGrace: Duration = .milliseconds(300)
+
+    /// A worker lost its channel to a neighbour. It is down from now on; if the neighbour is
+    /// alive (it closed the channel on a bad frame, or the worker refused one of its frames) the
+    /// worker is replaced, and its successor is wired to every neighbour as it starts.
+    private func channelLost(_ lost: IPCMessage.ChannelLost, by slot: ChildSlot) {
+        // A report about a channel that was replaced meanwhile says nothing about the current one.
+        guard lost.attachment == slot.attachmentsSent[lost.neighbourRole] else { return }
+        slot.linkedRoles.remove(lost.neighbourRole)
+        guard let neighbour = slots.first(where: { $0.role == lost.neighbourRole }) else { return }
+        log("\(slot.name) (pid \(slot.pid)) lost its channel to the \(neighbour.name); counted down")
+        let workerPID = slot.pid, neighbourPID = neighbour.pid
+        guard neighbourPID > 0 else { return }   // already dead: its restart re-wires us
+        loop.schedule(after: Self.channelLossGrace) { [weak self, weak slot, weak neighbour] in
+            guard let self, let slot, let neighbour, !stopping, slot.pid == workerPID, slot.pid > 0,
+                  neighbour.pid == neighbourPID, !slot.linkedRoles.contains(lost.neighbourRole) else { return }
+            log("\(slot.name) (pid \(workerPID)) is half-wired while the \(neighbour.name) runs; replacing it")
+            kill(workerPID, SIGKILL)
         }
     }
 

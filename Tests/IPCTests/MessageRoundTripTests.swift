@@ -157,7 +157,8 @@ final class MessageRoundTripTests: XCTestCase {
 
     func testRoutingTable() {
         XCTAssertEqual(IPCMessageType.types(from: .peerManager, to: .worker), [.checkVerdict, .dialRequest])
-        XCTAssertEqual(IPCMessageType.types(from: .supervisor, to: .acceptor), [.attachChannel, .configure, .shutdown])
+        XCTAssertEqual(IPCMessageType.types(from: .supervisor, to: .acceptor), [.attachChannel, .configure, .shutdown, .workerExited])
+        XCTAssertEqual(IPCMessageType.types(from: .worker, to: .supervisor), [.childReady, .heartbeat, .channelLost])
         XCTAssertEqual(IPCMessageType.types(from: .acceptor, to: .supervisor), [.childReady, .heartbeat])
         XCTAssertEqual(IPCMessageType.types(from: .peerManager, to: .supervisor),
                        [.childReady, .heartbeat, .peerEvent, .controlReply])
