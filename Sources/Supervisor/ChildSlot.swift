@@ -21,7 +21,9 @@ final class ChildSlot {
     var ready = false
     var counters: [String: UInt64] = [:]
     var restarts = 0
-    var policy = RestartPolicy()
+    var policy: RestartPolicy
+    /// Whether the log already said this child is crash-looping (said once per episode).
+    var crashLoopReported = false
     var restartTimer: PollLoopTimerID?
     /// AttachChannel frames sent to this process, per neighbour role (a worker's ChannelLost
     /// names the one that broke by this count).
@@ -33,6 +35,7 @@ final class ChildSlot {
     init(role: IPCMessage.Role, index: Int) {
         self.role = role
         self.index = index
+        policy = role == .peerManager ? RestartPolicy() : .servicePolicy()
     }
 
     var name: String { role == .worker ? "worker[\(index)]" : role.argument }

@@ -268,6 +268,7 @@ public final class Supervisor {
                 slot.restarts += 1
                 metrics.restarted(role: slot.role.argument)
                 slot.restartTimer = loop.schedule(after: wait) { [unowned self, unowned slot] in start(slot) }
+                noteCrashLoop(slot)
             case .giveUp(let deaths):
                 log("\(slot.name) died \(deaths) times within \(RestartPolicy.crashLoopWindow); giving up")
                 exitCode = 1
@@ -301,6 +302,33 @@ public final class Supervisor {
         }
     }
 
+    /// A worker or acceptor crash loop degrades the node (said in the log once, in STATUS and
+    /// metrics while it lasts) but never ends it: the peers are kept.
+    private func noteCrashLoop(_ slot: ChildSlot) {
+        let now = ContinuousClock.now
+        let looping = slot.policy.isCrashLooping(now: now)
+        metrics.crashLooping(child: slot.name, looping)
+        if looping && !slot.crashLoopReported {
+            slot.crashLoopReported = true
+            log("\(slot.name) is crash-looping (\(slot.policy.recentDeaths(now: now)) deaths within \(RestartPolicy.crashLoopWindow)); "
+                + "respawning it with a backoff of at most \(RestartPolicy.serviceMaximumDelay), peers kept: degraded")
+        } else if !looping && slot.crashLoopReported {
+            slot.crashLoopReported = false
+            log("\(slot.name) is no longer crash-looping")
+        }
+    }
+
+    /// What is wrong with the node right now, for STATUS and `stockade status`.
+    private func degradations(now: ContinuousClock.Instant) -> [String] {
+        slots.compactMap { slot in
+            if slot.policy.isCrashLooping(now: now) {
+                return "\(slot.name) crash-looping (\(slot.policy.recentDeaths(now: now)) deaths in \(RestartPolicy.crashLoopWindow))"
+            }
+            guard announcedReady, !slot.isHealthy(now: now) else { return nil }
+            return slot.isRunning ? "\(slot.name) unhealthy" : "\(slot.name) restarting"
+        }
+    }
+
     private func scheduleRestart(_ slot: ChildSlot) {
         guard !stopping else { return }
         slot.restartTimer = loop.schedule(after: RestartPolicy.maximumDelay) { [unowned self, unowned slot] in start(slot) }
@@ -317,13 +345,18 @@ public final class Supervisor {
         let total = slots.filter { $0.role == .worker }.reduce(UInt64(0)) { $0 + ($1.counters["handshakes_ok_total"] ?? 0) }
         handshakesPerSecond = total >= lastHandshakes ? total - lastHandshakes : 0
         lastHandshakes = total
+        for slot in slots where slot.crashLoopReported { noteCrashLoop(slot) }
         if announcedReady && !stopping { notifier.status(statusLine()) }
     }
 
-    /// WATCHDOG=1 only while this loop turns (it runs here) and every child is healthy.
+    /// WATCHDOG=1 while this loop turns (it runs here) and no running child is past its
+    /// deadline unhandled. A dead or restarting child does not stop it: the supervisor repairs
+    /// those itself (a worker or acceptor crash loop is degraded, not fatal, and must not make
+    /// systemd kill the service and every peer with it); the watchdog is for a supervisor that
+    /// can no longer repair anything.
     private func watchdog() {
         let now = ContinuousClock.now
-        guard !stopping, slots.allSatisfy({ $0.isHealthy(now: now) }) else { return }
+        guard !stopping, !slots.contains(where: { $0.isHung(now: now) }) else { return }
         notifier.watchdog()
     }
 
@@ -340,7 +373,8 @@ public final class Supervisor {
                           // The peer manager's lists (run-time edits included); the config's until it reports.
                           staticNodes: pm["static_nodes"].map { Int($0) } ?? config.peers.static.count,
                           trustedNodes: pm["trusted_nodes"].map { Int($0) } ?? config.peers.trusted.count,
-                          uptimeSeconds: Double((ContinuousClock.now - startedAt).components.seconds))
+                          uptimeSeconds: Double((ContinuousClock.now - startedAt).components.seconds),
+                          degraded: degradations(now: .now))
     }
 
     func statusLine() -> String { nodeStatus().line }
