@@ -232,6 +232,7 @@ public final class Supervisor {
             // run loop); only a full one proves health.
             guard !h.counters.isEmpty || slot.role != .peerManager else { return }
             slot.lastHeartbeat = .now
+            slot.stoppedReported = false
             for c in h.counters { slot.counters[c.name] = c.value }
             metrics.heartbeat(slot: slot.name, role: slot.role.argument, counters: slot.counters)
         case .peerEvent(let e):
@@ -325,7 +326,8 @@ public final class Supervisor {
                 return "\(slot.name) crash-looping (\(slot.policy.recentDeaths(now: now)) deaths in \(RestartPolicy.crashLoopWindow))"
             }
             guard announcedReady, !slot.isHealthy(now: now) else { return nil }
-            return slot.isRunning ? "\(slot.name) unhealthy" : "\(slot.name) restarting"
+            if !slot.isRunning { return "\(slot.name) restarting" }
+            return slot.stoppedReported ? "\(slot.name) stopped" : "\(slot.name) unhealthy"
         }
     }
 
@@ -336,11 +338,32 @@ public final class Supervisor {
 
     // MARK: health
 
+    /// How late the once-a-second health tick may run before the supervisor takes it that it
+    /// was not running itself (stopped, a VM pause, a swap storm): it then heard nothing from
+    /// anyone for reasons of its own, and gives every child a fresh deadline instead of
+    /// killing them all for its own silence.
+    static let ownStallLimit: Duration = .seconds(2)
+    private var lastHealthCheck = ContinuousClock.now
+
     private func checkHealth() {
         let now = ContinuousClock.now
-        for slot in slots where slot.isHung(now: now) && !stopping {
-            log("\(slot.name) (pid \(slot.pid)) silent for \(slot.ready ? ChildSlot.heartbeatDeadline : ChildSlot.startDeadline); killing it")
-            kill(slot.pid, SIGKILL)
+        let late = now - lastHealthCheck - .seconds(1)
+        lastHealthCheck = now
+        if late > Self.ownStallLimit {
+            log("the supervisor itself did not run for \(late); every child gets a fresh deadline")
+            for slot in slots where slot.isRunning {
+                slot.lastHeartbeat = now
+                if !slot.ready { slot.startedAt = now }
+            }
+        }
+        for slot in slots where slot.isRunning && !stopping {
+            if slot.isHung(now: now) {
+                log("\(slot.name) (pid \(slot.pid)) silent for \(slot.ready ? slot.deadline : ChildSlot.startDeadline); killing it")
+                kill(slot.pid, SIGKILL)
+            } else if slot.role == .peerManager, now - slot.lastHeartbeat >= ChildSlot.heartbeatDeadline, !slot.stoppedReported, slot.isStopped {
+                slot.stoppedReported = true
+                log("\(slot.name) (pid \(slot.pid)) is stopped (SIGSTOP?), not hung; waiting for it (its peers are kept)")
+            }
         }
         let total = slots.filter { $0.role == .worker }.reduce(UInt64(0)) { $0 + ($1.counters["handshakes_ok_total"] ?? 0) }
         handshakesPerSecond = total >= lastHandshakes ? total - lastHandshakes : 0
