@@ -264,6 +264,9 @@ public final class Supervisor {
                 continue
             }
             log("\(slot.name) (pid \(pid)) \(how)")
+            if slot.role == .worker, let acceptor = slots.first(where: { $0.role == .acceptor }) {
+                try? acceptor.control?.send(.workerExited(.init(index: UInt16(slot.index), crashed: Self.isCrash(status: status))))
+            }
             switch slot.policy.childDied(startedAt: slot.startedAt, now: .now) {
             case .restart(let wait):
                 slot.restarts += 1
@@ -557,6 +560,16 @@ public final class Supervisor {
 
     func log(_ message: String) {
         FileHandle.standardError.write(Data("stockade supervisor [\(getpid())]: \(message)\n".utf8))
+    }
+
+    /// Signals that mean the process itself faulted or aborted (a Swift runtime trap is
+    /// SIGILL or SIGTRAP, a seccomp violation SIGSYS). SIGKILL and SIGTERM come from someone
+    /// else: an operator, the OOM killer, or this supervisor replacing a hung child.
+    static let crashSignals: Set<Int32> = [SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS]
+
+    static func isCrash(status: Int32) -> Bool {
+        let sig = status & 0x7f
+        return sig != 0 && sig != 0x7f && crashSignals.contains(sig)
     }
 
     static func describe(status: Int32) -> String {
