@@ -57,6 +57,8 @@ public final class Supervisor {
         self.config = config
         self.configPath = configPath
         self.commandLineOverrides = commandLineOverrides
+        // A closed stdio fd must not be taken by a socket opened below (see sanitise).
+        StandardStreams.sanitise()
         signal(SIGPIPE, SIG_IGN)
         // systemd's sockets first (they must be claimed before anything else opens fds).
         let inherited = ListenSockets.takeFromSystemd().filter { ListenSockets.isListeningTCP($0.fd) }
@@ -72,7 +74,7 @@ public final class Supervisor {
         }
         nodeKey = loaded.key
         if loaded.isWorldReadable {
-            FileHandle.standardError.write(Data("stockade supervisor: warning: node key \(config.resolvedKeyFile) is readable by other users (chmod 600 it)\n".utf8))
+            StandardStreams.log("stockade supervisor: warning: node key \(config.resolvedKeyFile) is readable by other users (chmod 600 it)")
         }
         var fds = inherited.map(\.fd)
         if fds.isEmpty {
@@ -96,7 +98,7 @@ public final class Supervisor {
         let shownIP = listenAddress.map { ["0.0.0.0", "::"].contains($0.ipString) ? ($0.family == AF_INET ? "127.0.0.1" : "::1") : $0.ipString }
         let url = EnodeURL(nodeID: id, ip: shownIP.flatMap(IPAddress.init), tcpPort: listenAddress?.port ?? 0)
         enodeURL = url.description
-        FileHandle.standardOutput.write(Data("\(url)\n".utf8))
+        StandardStreams.write("\(url)\n", to: STDOUT_FILENO)
     }
 
     /// Runs until stopped; returns the process exit code.
@@ -559,7 +561,7 @@ public final class Supervisor {
     }
 
     func log(_ message: String) {
-        FileHandle.standardError.write(Data("stockade supervisor [\(getpid())]: \(message)\n".utf8))
+        StandardStreams.log("stockade supervisor [\(getpid())]: \(message)")
     }
 
     /// Signals that mean the process itself faulted or aborted (a Swift runtime trap is
