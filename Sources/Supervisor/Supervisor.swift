@@ -69,8 +69,16 @@ public final class Supervisor {
             throw StartupError(description: "cannot create state directory \(config.node.stateDir): \(error.localizedDescription)")
         }
         let loaded: LoadedNodeKey
-        do { loaded = try NodeKeyFile.loadOrGenerate(path: config.resolvedKeyFile) } catch {
-            throw StartupError(description: "node key \(config.resolvedKeyFile): \(error)")
+        do {
+            // Only the default key in the state directory is created on first run. A key file
+            // named explicitly must exist, as go-ethereum's --nodekey: a mistyped path would
+            // otherwise silently give the node a new identity.
+            loaded = config.node.keyFile.isEmpty
+                ? try NodeKeyFile.loadOrGenerate(path: config.resolvedKeyFile)
+                : try NodeKeyFile.load(path: config.resolvedKeyFile)
+        } catch {
+            let hint = config.node.keyFile.isEmpty ? "" : " (a key file given with --key or node.key_file must exist; create one with `stockade keygen --out \(config.resolvedKeyFile)`)"
+            throw StartupError(description: "\(error)\(hint)")
         }
         nodeKey = loaded.key
         if loaded.isWorldReadable {
@@ -108,7 +116,7 @@ public final class Supervisor {
         try loop.onSignal(SIGINT) { [unowned self] in stop(reason: "SIGINT") }
         try loop.onSignal(SIGHUP) { [unowned self] in reload() }
 
-        startControlAndMetrics()
+        try startControlAndMetrics()
         let workers = config.resolvedWorkerCount(cores: ProcessInfo.processInfo.activeProcessorCount)
         slots = [ChildSlot(role: .peerManager, index: 0)]
             + (0..<workers).map { ChildSlot(role: .worker, index: $0) }
@@ -409,13 +417,16 @@ public final class Supervisor {
 
     // MARK: control socket and metrics
 
-    private func startControlAndMetrics() {
+    private func startControlAndMetrics() throws {
         do {
             let server = try ControlServer(path: config.resolvedControlSocket, loop: loop)
             server.handler = { [unowned self] request, reply in control(request, reply: reply) }
             controlServer = server
             log("control socket \(config.resolvedControlSocket)")
         } catch {
+            // A socket asked for by name is part of how the operator runs the node: without it
+            // READY would be a lie. The default one is a convenience, and only warned about.
+            guard config.control.socket.isEmpty else { throw StartupError(description: "\(error)") }
             log("warning: no control socket: \(error)")
         }
         if !config.metrics.listen.isEmpty {
