@@ -36,6 +36,14 @@ final class ControlServer {
     var handler: (ControlRequest, _ reply: @escaping (ControlReply) -> Void) -> Void = { _, reply in reply(.failure("not ready")) }
 
     struct SetupError: Error, CustomStringConvertible { let description: String }
+    /// The path is a socket that a running daemon answers.
+    struct InUse: Error, CustomStringConvertible {
+        let path: String
+        var description: String { "control socket \(path) is served by a running daemon; refusing to take it over" }
+    }
+    /// The inode of the socket this server bound, so that shutdown never unlinks a socket that
+    /// someone else put at the path meanwhile.
+    private var boundInode: ino_t = 0
 
     init(path: String, loop: PollLoop) throws {
         self.path = path
@@ -49,9 +57,13 @@ final class ControlServer {
         withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: bytes) }
         try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
                                                  withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        // A socket left by a crashed predecessor would make bind fail; nothing else may live here.
+        // A socket left by a crashed predecessor would make bind fail, so a dead one is
+        // removed; one that still answers belongs to a live daemon and is never taken over.
         var st = stat()
-        if lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFSOCK { unlink(path) }
+        if lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFSOCK {
+            if Self.answers(&addr) { throw InUse(path: path) }
+            unlink(path)
+        }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SetupError(description: "control socket: \(String(cString: strerror(errno)))") }
         // Mode 0600 from the start: no window in which another user could connect.
@@ -66,13 +78,26 @@ final class ControlServer {
             throw SetupError(description: "cannot bind control socket \(path): \(String(cString: strerror(e)))")
         }
         listenFD = fd
+        if lstat(path, &st) == 0 { boundInode = st.st_ino }
         try loop.register(fd: fd, interest: .readable) { [unowned self] _ in acceptClients() }
+    }
+
+    /// Whether something accepts connections at `addr` (a live daemon); refused or absent
+    /// means a stale socket file.
+    private static func answers(_ addr: inout sockaddr_un) -> Bool {
+        let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard probe >= 0 else { return false }
+        defer { close(probe) }
+        return withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(probe, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        } == 0
     }
 
     func shutdown() {
         loop.unregister(fd: listenFD)
         close(listenFD)
-        unlink(path)
+        var st = stat()
+        if lstat(path, &st) == 0 && st.st_ino == boundInode { unlink(path) }
         for c in connections.values { drop(c) }
     }
 

@@ -52,6 +52,43 @@ public final class Supervisor {
         public let description: String
     }
 
+    /// Held for the supervisor's lifetime (close-on-exec, so no child keeps them): an flock on
+    /// <state_dir>/LOCK, as go-ethereum locks its datadir, and one on an explicit key file.
+    private let stateLock: Int32
+    private let keyLock: Int32?
+
+    /// Takes an exclusive flock on `path` without waiting; a second daemon gets a clear error
+    /// naming the holder (the pid written into the state directory's lock file). The lock dies
+    /// with the process, so a crashed daemon never leaves a stale one.
+    static func lock(_ path: String, what: String, create: Bool = true) throws -> Int32 {
+        let fd = create ? open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600) : open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw StartupError(description: "\(what): cannot open \(path): \(String(cString: strerror(errno)))")
+        }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let e = errno
+            var holder = ""
+            if create {
+                var buffer = [UInt8](repeating: 0, count: 32)
+                let n = pread(fd, &buffer, buffer.count, 0)
+                if n > 0, let pid = Int32(String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) {
+                    holder = " (pid \(pid))"
+                }
+            }
+            close(fd)
+            if e == EWOULDBLOCK {
+                throw StartupError(description: "\(what) is in use by another running stockade\(holder); refusing to start a second node with it")
+            }
+            throw StartupError(description: "\(what): flock \(path): \(String(cString: strerror(e)))")
+        }
+        if create {
+            let text = Array("\(getpid())\n".utf8)
+            _ = ftruncate(fd, 0)
+            _ = pwrite(fd, text, text.count, 0)
+        }
+        return fd
+    }
+
     /// Prepares the node: state directory, node key, listening sockets. Prints the enode URL.
     public init(config: NodeConfig, configPath: String?, commandLineOverrides: String = "") throws {
         self.config = config
@@ -68,6 +105,7 @@ public final class Supervisor {
         } catch {
             throw StartupError(description: "cannot create state directory \(config.node.stateDir): \(error.localizedDescription)")
         }
+        stateLock = try Self.lock(config.node.stateDir + "/LOCK", what: "state directory \(config.node.stateDir)")
         let loaded: LoadedNodeKey
         do {
             // Only the default key in the state directory is created on first run. A key file
@@ -81,6 +119,10 @@ public final class Supervisor {
             throw StartupError(description: "\(error)\(hint)")
         }
         nodeKey = loaded.key
+        // A key file outside the state directory could still be shared by two nodes with two
+        // state directories: one identity on two nodes. Hold it too (read-only, never written).
+        keyLock = config.node.keyFile.isEmpty ? nil
+            : try Self.lock(config.resolvedKeyFile, what: "node key \(config.resolvedKeyFile)", create: false)
         if loaded.isWorldReadable {
             StandardStreams.log("stockade supervisor: warning: node key \(config.resolvedKeyFile) is readable by other users (chmod 600 it)")
         }
@@ -425,8 +467,9 @@ public final class Supervisor {
             log("control socket \(config.resolvedControlSocket)")
         } catch {
             // A socket asked for by name is part of how the operator runs the node: without it
-            // READY would be a lie. The default one is a convenience, and only warned about.
-            guard config.control.socket.isEmpty else { throw StartupError(description: "\(error)") }
+            // READY would be a lie. The default one is a convenience, and only warned about;
+            // but one that a live daemon answers means two nodes would share it: never.
+            guard config.control.socket.isEmpty, !(error is ControlServer.InUse) else { throw StartupError(description: "\(error)") }
             log("warning: no control socket: \(error)")
         }
         if !config.metrics.listen.isEmpty {
