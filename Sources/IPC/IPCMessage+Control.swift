@@ -132,7 +132,8 @@ extension IPCMessage {
         public var remoteAddress: String
         public var remotePort: UInt16
         public var direction: Direction
-        /// The devp2p disconnect reason, or nil (encoded 0xff) when there is none.
+        /// The devp2p disconnect reason, or nil when there is none. Any byte is a reason here,
+        /// 0xff included (a peer may send it): "none" is a separate presence flag on the wire.
         public var disconnectReason: UInt8?
         public var detail: String
 
@@ -147,19 +148,14 @@ extension IPCMessage {
             self.detail = detail
         }
 
-        /// The reason byte that means "no reason".
-        static let noReason: UInt8 = 0xff
-
         func encode(into w: inout IPCBodyWriter) throws(IPCEncodingError) {
             w.writeU8(kind.rawValue)
             try w.writeOptionalNodeID(nodeID, field: "PeerEvent.nodeID")
             try w.writeAddress(remoteAddress, field: "PeerEvent.remoteAddress")
             w.writeU16(remotePort)
             w.writeDirection(direction)
-            if disconnectReason == Self.noReason {
-                throw .invalidValue(field: "PeerEvent.disconnectReason", value: UInt64(Self.noReason))
-            }
-            w.writeU8(disconnectReason ?? Self.noReason)
+            w.writeBool(disconnectReason != nil)
+            w.writeU8(disconnectReason ?? 0)
             try w.writeString(detail, field: "PeerEvent.detail", bound: IPCLimits.maxDetailLength)
         }
 
@@ -173,8 +169,11 @@ extension IPCMessage {
             remoteAddress = try r.readAddress(field: "PeerEvent.remoteAddress")
             remotePort = try r.readU16(field: "PeerEvent.remotePort")
             direction = try r.readDirection(field: "PeerEvent.direction")
+            let hasReason = try r.readBool(field: "PeerEvent.hasReason")
             let reason = try r.readU8(field: "PeerEvent.disconnectReason")
-            disconnectReason = reason == Self.noReason ? nil : reason
+            // Without a reason the byte must be 0, so every event has exactly one encoding.
+            guard hasReason || reason == 0 else { throw .invalidValue(field: "PeerEvent.disconnectReason", value: UInt64(reason)) }
+            disconnectReason = hasReason ? reason : nil
             detail = try r.readString(field: "PeerEvent.detail", bound: IPCLimits.maxDetailLength)
         }
     }

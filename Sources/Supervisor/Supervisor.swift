@@ -42,6 +42,9 @@ public final class Supervisor {
     private var controlServer: ControlServer?
     private let metrics = NodeMetrics()
     private var metricsEndpoint: MetricsEndpoint?
+    /// Peers the peer manager reported added and not yet dropped, by node id: when it dies
+    /// they are gone with it, and each still gets its one peer-dropped event from here.
+    private var livePeers: [[UInt8]: IPCMessage.PeerEvent] = [:]
     /// Control commands forwarded to the peer manager, by request id.
     private var pendingControl: [UInt32: (ControlReply) -> Void] = [:]
     private var nextControlRequest: UInt32 = 0
@@ -288,6 +291,11 @@ public final class Supervisor {
             for c in h.counters { slot.counters[c.name] = c.value }
             metrics.heartbeat(slot: slot.name, role: slot.role.argument, counters: slot.counters)
         case .peerEvent(let e):
+            switch e.kind {
+            case .added: livePeers[e.nodeID] = e
+            case .dropped: livePeers[e.nodeID] = nil
+            case .handshakeFailed: break
+            }
             logEvent(e)
             publish(e)
         case .channelLost(let lost) where slot.role == .worker:
@@ -311,6 +319,7 @@ public final class Supervisor {
             slot.control?.close()
             slot.control = nil
             let how = Self.describe(status: status)
+            if slot.role == .peerManager { peerManagerLostPeers(how) }
             if stopping {
                 if slots.allSatisfy({ !$0.isRunning }) { loop.stop() }
                 continue
@@ -332,6 +341,26 @@ public final class Supervisor {
             }
         }
     }
+
+    /// The peer manager died with its peers (their sockets closed with it): every peer it
+    /// reported added and not dropped gets its peer-dropped event now, so each added peer has
+    /// exactly one, whatever the cause. devp2p's "network error" (0x01, the TCP subsystem) is
+    /// what the peer saw, and the drop was ours (by local).
+    private func peerManagerLostPeers(_ how: String) {
+        let lost = livePeers.values.sorted { $0.nodeID.lexicographicallyPrecedes($1.nodeID) }
+        livePeers.removeAll()
+        for added in lost {
+            let dropped = IPCMessage.PeerEvent(kind: .dropped, nodeID: added.nodeID, remoteAddress: added.remoteAddress,
+                                               remotePort: added.remotePort, direction: added.direction,
+                                               disconnectReason: Self.peerManagerLostReason,
+                                               detail: "local: peer manager restarted (\(how))")
+            logEvent(dropped)
+            publish(dropped)
+        }
+    }
+
+    /// devp2p's DiscNetworkError.
+    static let peerManagerLostReason: UInt8 = 0x01
 
     /// How long a worker's report of a lost channel waits before the neighbour is judged alive.
     /// A dying neighbour's channels reach end of file a moment before its exit reaches us (the
@@ -494,6 +523,9 @@ public final class Supervisor {
             reply(.success(ControlResult(enode: enodeURL)))
         case .events:
             reply(.success())
+        case .disconnect where request.reason.map(DisconnectReasonNames.isValid) == false:
+            // Never put a byte on the wire that is no devp2p reason (nor collides with "none").
+            reply(.failure("reason \(request.reason ?? 0) is not a devp2p disconnect reason (0x00-0x10)"))
         case .peers, .addPeer, .removePeer, .trust, .untrust, .disconnect:
             guard let pm = slots.first(where: { $0.role == .peerManager }), let channel = pm.control, pm.ready else {
                 reply(.failure("the peer manager is not running (restarting?); try again"))
