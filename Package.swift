@@ -67,6 +67,10 @@ let package = Package(
         .target(name: "Supervisor", dependencies: [
             "ChildRuntime", "Control", "NodeConfig", "IPC", "PollLoop", "Systemd", "Enode", "Secp256k1", "Sockets", "CStockade",
             .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         .target(name: "Acceptor", dependencies: ["ChildRuntime", "NodeConfig", "IPC", "PollLoop", "Sockets", "CStockade"]),
         .target(name: "HandshakeWorker", dependencies: [

@@ -22,6 +22,11 @@ public final class Acceptor {
     private var accepting = false
     private var nextConnection: UInt64 = 0
     private var stats = (accepted: UInt64(0), refused: UInt64(0), handedOff: UInt64(0), failed: UInt64(0))
+    /// Sources in flight on a worker whose channel broke, by worker index, until the
+    /// supervisor's WorkerExited says whether it crashed (only a crash counts against them).
+    private var orphanedSources: [Int: [String]] = [:]
+    /// WorkerExited verdicts that arrived before the worker's channel was seen to break.
+    private var exitVerdicts: [Int: Bool] = [:]
 
     /// - Parameter listenerCount: listening sockets inherited at fds 4, 5, …
     public init(listenerCount: Int) throws {
@@ -61,6 +66,8 @@ public final class Acceptor {
             }
         case .attachChannel(let a) where a.neighbourRole == .worker && frame.descriptors.count == 1:
             attachWorker(index: Int(a.neighbourIndex), fd: frame.descriptors[0])
+        case .workerExited(let e):
+            workerExited(index: Int(e.index), crashed: e.crashed)
         default:
             frame.descriptors.forEach { _ = close($0) }
             child.log("unexpected control message \(frame.message.type)")
@@ -69,6 +76,9 @@ public final class Acceptor {
 
     private func attachWorker(index: Int, fd: Int32) {
         if let old = workers.remove(index: index) { workerLost(old) }
+        // A verdict on a predecessor that was never attached here has no sources to judge,
+        // and must not be taken for this worker's.
+        exitVerdicts[index] = nil
         let channel: IPCChannel
         do {
             channel = try IPCChannel(adopting: fd, accepting: [.handshakeSlotFreed])
@@ -105,11 +115,33 @@ public final class Acceptor {
         updateAccepting()
     }
 
-    /// A worker went away with its handshakes: their sources are noted (a source present at
-    /// repeated worker deaths is penalised) and their slots are free.
+    /// A worker went away with its handshakes: their slots are free, and their sources wait
+    /// for the supervisor's word on how it died (WorkerExited; either may come first).
     private func workerLost(_ worker: WorkerRoster.Worker) {
         worker.channel.close()
-        for p in worker.pending.values { admission.inFlightOnWorkerDeath(p.ip, now: .now) }
+        let sources = worker.pending.values.map(\.ip)
+        if let crashed = exitVerdicts.removeValue(forKey: worker.index) {
+            judge(sources, crashed: crashed)
+        } else {
+            orphanedSources[worker.index] = sources
+        }
+    }
+
+    private func workerExited(index: Int, crashed: Bool) {
+        if let sources = orphanedSources.removeValue(forKey: index) {
+            judge(sources, crashed: crashed)
+        } else {
+            exitVerdicts[index] = crashed
+        }
+    }
+
+    /// Only a real crash (a fault signal or abort) counts against the sources in flight, as
+    /// OpenSSH's PerSourcePenalties counts crashes of the child that served a source: a kill by
+    /// the operator, the OOM killer or the supervisor says nothing about them (a source present
+    /// at repeated crashes is penalised).
+    private func judge(_ sources: [String], crashed: Bool) {
+        guard crashed else { return }
+        for ip in sources { admission.inFlightOnWorkerDeath(ip, now: .now) }
     }
 
     // MARK: accepting

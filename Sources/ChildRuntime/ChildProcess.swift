@@ -75,7 +75,7 @@ public final class ChildProcess {
     /// One line to stderr (journald under systemd), tagged with the role.
     public static func log(_ role: IPCMessage.Role, _ index: Int, _ message: String) {
         let tag = role == .worker ? "worker[\(index)]" : role.argument
-        FileHandle.standardError.write(Data("stockade \(tag) [\(getpid())]: \(message)\n".utf8))
+        StandardStreams.log("stockade \(tag) [\(getpid())]: \(message)")
     }
 
     public func log(_ message: String) { Self.log(role, index, message) }

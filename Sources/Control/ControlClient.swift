@@ -47,7 +47,14 @@ public final class ControlClient {
 
     /// Sends one request and reads its reply.
     public func call(_ request: ControlRequest, timeoutSeconds: Int32 = 10) throws -> ControlReply {
-        try send(request)
+        do { try send(request) } catch {
+            // A daemon that turns a connection away says why, then closes: our write then fails
+            // (EPIPE), but its line is still there to read, and is the truth to report.
+            if let line = try? readLine(timeoutSeconds: 1), let reply = try? ControlCoding.decode(ControlReply.self, line) {
+                return reply
+            }
+            throw error
+        }
         guard let line = try readLine(timeoutSeconds: timeoutSeconds) else {
             throw Failure(description: "the daemon closed the control connection without a reply")
         }

@@ -174,9 +174,13 @@ public struct NodeStatus: Codable, Sendable, Equatable {
     public var staticNodes: Int
     public var trustedNodes: Int
     public var uptimeSeconds: Double
+    /// What is wrong while the node still serves (a child crash-looping or restarting); empty
+    /// when healthy. Optional so that replies of older daemons still decode.
+    public var degraded: [String]?
 
     public init(enode: String, peersInbound: UInt64, peersOutbound: UInt64, pendingHandshakes: UInt64, handshakesPerSecond: UInt64,
-                workersUp: Int, workersTotal: Int, restarts: Int, staticNodes: Int, trustedNodes: Int, uptimeSeconds: Double) {
+                workersUp: Int, workersTotal: Int, restarts: Int, staticNodes: Int, trustedNodes: Int, uptimeSeconds: Double,
+                degraded: [String] = []) {
         self.enode = enode
         self.peersInbound = peersInbound
         self.peersOutbound = peersOutbound
@@ -188,12 +192,14 @@ public struct NodeStatus: Codable, Sendable, Equatable {
         self.staticNodes = staticNodes
         self.trustedNodes = trustedNodes
         self.uptimeSeconds = uptimeSeconds
+        self.degraded = degraded
     }
 
     /// The one-line STATUS= text.
     public var line: String {
         "peers in \(peersInbound) out \(peersOutbound), pending \(pendingHandshakes), handshakes \(handshakesPerSecond)/s, "
             + "workers \(workersUp)/\(workersTotal) up, restarts \(restarts)"
+            + ((degraded ?? []).isEmpty ? "" : "; degraded: " + (degraded ?? []).joined(separator: ", "))
     }
 }
 

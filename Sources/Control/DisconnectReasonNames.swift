@@ -10,9 +10,16 @@ public enum DisconnectReasonNames {
 
     public static func name(_ code: UInt8) -> String { byCode[code] ?? "unknown_\(code)" }
 
-    /// A reason given on the command line: a name from `byCode` or a number.
+    /// The codes devp2p defines a meaning for (go-ethereum's DiscRequested...DiscSubprotocolError):
+    /// the only ones an operator may send. 0xff and the like are refused: they mean nothing to a
+    /// peer and, before fault 4 of issue 9, collided with the IPC's "no reason" marker.
+    public static let validCodes: ClosedRange<UInt8> = 0x00...0x10
+
+    public static func isValid(_ code: UInt8) -> Bool { validCodes.contains(code) }
+
+    /// A reason given on the command line: a name from `byCode` or a number in `validCodes`.
     public static func code(_ text: String) -> UInt8? {
-        if let n = UInt8(text) { return n }
+        if let n = UInt8(text) { return isValid(n) ? n : nil }
         let normalized = text.lowercased().replacingOccurrences(of: "-", with: "_")
         return byCode.first { $0.value == normalized }?.key
     }

@@ -27,6 +27,9 @@ public final class HandshakeWorker {
     private var key: PrivateKey?
     private var acceptor: IPCChannel?
     private var peerManager: IPCChannel?
+    /// AttachChannel frames received per neighbour role, echoed in ChannelLost so the
+    /// supervisor can tell which of its channels broke.
+    private var attachments: [IPCMessage.Role: UInt32] = [:]
     private var connections: [UInt64: HandshakeConnection] = [:]
     /// Outstanding checkpoint questions: request id → connection id.
     private var questions: [UInt32: UInt64] = [:]
@@ -90,6 +93,8 @@ public final class HandshakeWorker {
     }
 
     private func attach(role: IPCMessage.Role, fd: Int32) {
+        attachments[role, default: 0] &+= 1
+        let attachment = attachments[role] ?? 0
         let accepted: Set<IPCMessageType> = role == .acceptor ? [.inboundConnection] : [.checkVerdict, .dialRequest]
         let channel: IPCChannel
         do {
@@ -100,10 +105,14 @@ public final class HandshakeWorker {
             return
         }
         channel.onFailure = { [unowned self, unowned channel] error in
-            child.log("\(role) channel broken: \(error)")
+            let current = (role == .acceptor && acceptor === channel) || (role == .peerManager && peerManager === channel)
+            child.log("\(role) channel broken: \(error)\(current ? "; telling the supervisor" : "")")
             channel.close()
-            if role == .acceptor, acceptor === channel { acceptor = nil }
-            if role == .peerManager, peerManager === channel { peerManagerLost() }
+            guard current else { return }
+            if role == .acceptor { acceptor = nil } else { peerManagerLost() }
+            // Half-wired, this worker would fail every handshake it gets: the supervisor
+            // replaces it (or re-wires it, if the neighbour itself died).
+            try? child.control.send(.channelLost(.init(neighbourRole: role, neighbourIndex: 0, attachment: attachment)))
         }
         switch role {
         case .acceptor:

@@ -1,4 +1,4 @@
-// Control channel messages: supervisor <-> every child (types 0x01...0x06).
+// Control channel messages: supervisor <-> every child (types 0x01...0x0a).
 
 extension IPCMessage {
     /// 0x01, child -> supervisor, first frame a child sends once its loop runs.
@@ -135,7 +135,8 @@ extension IPCMessage {
         public var remoteAddress: String
         public var remotePort: UInt16
         public var direction: Direction
-        /// The devp2p disconnect reason, or nil (encoded 0xff) when there is none.
+        /// The devp2p disconnect reason, or nil when there is none. Any byte is a reason here,
+        /// 0xff included (a peer may send it): "none" is a separate presence flag on the wire.
         public var disconnectReason: UInt8?
         public var detail: String
 
@@ -150,19 +151,14 @@ extension IPCMessage {
             self.detail = detail
         }
 
-        /// The reason byte that means "no reason".
-        static let noReason: UInt8 = 0xff
-
         func encode(into w: inout IPCBodyWriter) throws(IPCEncodingError) {
             w.writeU8(kind.rawValue)
             try w.writeOptionalNodeID(nodeID, field: "PeerEvent.nodeID")
             try w.writeAddress(remoteAddress, field: "PeerEvent.remoteAddress")
             w.writeU16(remotePort)
             w.writeDirection(direction)
-            if disconnectReason == Self.noReason {
-                throw .invalidValue(field: "PeerEvent.disconnectReason", value: UInt64(Self.noReason))
-            }
-            w.writeU8(disconnectReason ?? Self.noReason)
+            w.writeBool(disconnectReason != nil)
+            w.writeU8(disconnectReason ?? 0)
             try w.writeString(detail, field: "PeerEvent.detail", bound: IPCLimits.maxDetailLength)
         }
 
@@ -176,8 +172,11 @@ extension IPCMessage {
             remoteAddress = try r.readAddress(field: "PeerEvent.remoteAddress")
             remotePort = try r.readU16(field: "PeerEvent.remotePort")
             direction = try r.readDirection(field: "PeerEvent.direction")
+            let hasReason = try r.readBool(field: "PeerEvent.hasReason")
             let reason = try r.readU8(field: "PeerEvent.disconnectReason")
-            disconnectReason = reason == Self.noReason ? nil : reason
+            // Without a reason the byte must be 0, so every event has exactly one encoding.
+            guard hasReason || reason == 0 else { throw .invalidValue(field: "PeerEvent.disconnectReason", value: UInt64(reason)) }
+            disconnectReason = hasReason ? reason : nil
             detail = try r.readString(field: "PeerEvent.detail", bound: IPCLimits.maxDetailLength)
         }
     }
@@ -213,6 +212,63 @@ extension IPCMessage {
 
         init(from r: inout IPCBodyReader) throws(IPCDecodingError) {
             json = try r.readString(field: "ControlReply.json", bound: IPCLimits.maxControlReplyLength)
+        }
+    }
+}
+
+extension IPCMessage {
+    /// 0x09, worker -> supervisor: the worker's channel to a neighbour broke (end of file, a bad
+    /// frame, a full queue). A half-wired worker cannot do its job (ARCHITECTURE.md "Health"),
+    /// so the supervisor counts it down and, if the neighbour itself is alive, replaces it.
+    /// `attachment` is how many AttachChannel frames for that neighbour role the worker had
+    /// received when the channel broke (1 for the first), so the supervisor can tell a report
+    /// about the channel it last sent from a late report about an older one.
+    public struct ChannelLost: Sendable, Hashable, IPCMessageBody {
+        public var neighbourRole: Role
+        public var neighbourIndex: UInt16
+        public var attachment: UInt32
+
+        public init(neighbourRole: Role, neighbourIndex: UInt16, attachment: UInt32) {
+            self.neighbourRole = neighbourRole
+            self.neighbourIndex = neighbourIndex
+            self.attachment = attachment
+        }
+
+        func encode(into w: inout IPCBodyWriter) throws(IPCEncodingError) {
+            w.writeRole(neighbourRole)
+            w.writeU16(neighbourIndex)
+            w.writeU32(attachment)
+        }
+
+        init(from r: inout IPCBodyReader) throws(IPCDecodingError) {
+            neighbourRole = try r.readRole(field: "ChannelLost.neighbourRole")
+            neighbourIndex = try r.readU16(field: "ChannelLost.neighbourIndex")
+            attachment = try r.readU32(field: "ChannelLost.attachment")
+        }
+    }
+
+    /// 0x0a, supervisor -> acceptor: a worker process ended, and whether it crashed (a fault
+    /// signal or abort) rather than being killed (SIGKILL/SIGTERM from an operator, the OOM
+    /// killer, or the supervisor replacing a hung or half-wired worker) or exiting. Only a
+    /// crash counts against the sources that had handshakes in flight on it (OpenSSH's
+    /// PerSourcePenalties "crash").
+    public struct WorkerExited: Sendable, Hashable, IPCMessageBody {
+        public var index: UInt16
+        public var crashed: Bool
+
+        public init(index: UInt16, crashed: Bool) {
+            self.index = index
+            self.crashed = crashed
+        }
+
+        func encode(into w: inout IPCBodyWriter) throws(IPCEncodingError) {
+            w.writeU16(index)
+            w.writeBool(crashed)
+        }
+
+        init(from r: inout IPCBodyReader) throws(IPCDecodingError) {
+            index = try r.readU16(field: "WorkerExited.index")
+            crashed = try r.readBool(field: "WorkerExited.crashed")
         }
     }
 }

@@ -10,6 +10,8 @@ public enum IPCMessage: Sendable, Hashable {
     case peerEvent(PeerEvent)
     case controlRequest(ControlRequest)
     case controlReply(ControlReply)
+    case channelLost(ChannelLost)
+    case workerExited(WorkerExited)
     // Acceptor <-> worker.
     case inboundConnection(InboundConnection)
     case handshakeSlotFreed(HandshakeSlotFreed)
@@ -32,6 +34,8 @@ public enum IPCMessage: Sendable, Hashable {
         case .peerEvent: return .peerEvent
         case .controlRequest: return .controlRequest
         case .controlReply: return .controlReply
+        case .channelLost: return .channelLost
+        case .workerExited: return .workerExited
         case .inboundConnection: return .inboundConnection
         case .handshakeSlotFreed: return .handshakeSlotFreed
         case .checkPostHandshake: return .checkPostHandshake
@@ -56,6 +60,8 @@ public enum IPCMessage: Sendable, Hashable {
         case .peerEvent(let m): try m.encode(into: &writer)
         case .controlRequest(let m): try m.encode(into: &writer)
         case .controlReply(let m): try m.encode(into: &writer)
+        case .channelLost(let m): try m.encode(into: &writer)
+        case .workerExited(let m): try m.encode(into: &writer)
         case .inboundConnection(let m): try m.encode(into: &writer)
         case .handshakeSlotFreed(let m): try m.encode(into: &writer)
         case .checkPostHandshake(let m): try m.encode(into: &writer)
@@ -82,6 +88,8 @@ public enum IPCMessage: Sendable, Hashable {
         case .peerEvent: message = .peerEvent(try PeerEvent(from: &reader))
         case .controlRequest: message = .controlRequest(try ControlRequest(from: &reader))
         case .controlReply: message = .controlReply(try ControlReply(from: &reader))
+        case .channelLost: message = .channelLost(try ChannelLost(from: &reader))
+        case .workerExited: message = .workerExited(try WorkerExited(from: &reader))
         case .inboundConnection: message = .inboundConnection(try InboundConnection(from: &reader))
         case .handshakeSlotFreed: message = .handshakeSlotFreed(try HandshakeSlotFreed(from: &reader))
         case .checkPostHandshake: message = .checkPostHandshake(try CheckPostHandshake(from: &reader))

@@ -18,6 +18,8 @@ public enum IPCMessageType: UInt8, Sendable, Hashable, CaseIterable, CustomStrin
     case peerEvent = 0x06
     case controlRequest = 0x07
     case controlReply = 0x08
+    case channelLost = 0x09
+    case workerExited = 0x0a
     // Acceptor <-> worker.
     case inboundConnection = 0x10
     case handshakeSlotFreed = 0x11
@@ -51,6 +53,8 @@ public enum IPCMessageType: UInt8, Sendable, Hashable, CaseIterable, CustomStrin
         case .peerEvent: return "PeerEvent"
         case .controlRequest: return "ControlRequest"
         case .controlReply: return "ControlReply"
+        case .channelLost: return "ChannelLost"
+        case .workerExited: return "WorkerExited"
         case .inboundConnection: return "InboundConnection"
         case .handshakeSlotFreed: return "HandshakeSlotFreed"
         case .checkPostHandshake: return "CheckPostHandshake"
@@ -95,6 +99,8 @@ public enum IPCMessageType: UInt8, Sendable, Hashable, CaseIterable, CustomStrin
         case .attachChannel, .configure, .shutdown: return [.supervisor]
         case .peerEvent, .controlReply: return [.peerManager]
         case .controlRequest: return [.supervisor]
+        case .channelLost: return [.worker]
+        case .workerExited: return [.supervisor]
         case .inboundConnection: return [.acceptor]
         case .handshakeSlotFreed: return [.worker]
         case .checkPostHandshake, .checkAddPeer, .peerHandoff, .handshakeAborted, .dialFailed:
@@ -108,6 +114,8 @@ public enum IPCMessageType: UInt8, Sendable, Hashable, CaseIterable, CustomStrin
         switch self {
         case .childReady, .heartbeat, .peerEvent, .controlReply: return [.supervisor]
         case .controlRequest: return [.peerManager]
+        case .channelLost: return [.supervisor]
+        case .workerExited: return [.acceptor]
         case .attachChannel, .configure, .shutdown: return Self.children
         case .inboundConnection: return [.worker]
         case .handshakeSlotFreed: return [.acceptor]

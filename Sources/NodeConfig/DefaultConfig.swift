@@ -10,7 +10,8 @@ extension NodeConfig {
     name = "stockade/0.1"
     # Where the node key is created on first run (go-ethereum's datadir/nodekey).
     state_dir = "/var/lib/stockade"
-    # Node key file; empty means <state_dir>/nodekey.
+    # Node key file; empty means <state_dir>/nodekey (created on first run). A file named here must
+    # exist, as go-ethereum's --nodekey: a mistyped path is an error, not a new identity.
     key_file = ""
     # TCP listen addresses (go-ethereum's ListenAddr). Ignored under socket activation.
     listen = ["127.0.0.1:30303"]
@@ -60,7 +61,8 @@ extension NodeConfig {
     dial_timeout_ms = 15000
 
     [control]
-    # Unix control socket (mode 0600); empty means <state_dir>/control.sock.
+    # Unix control socket (mode 0600); empty means <state_dir>/control.sock. A socket named here
+    # that cannot be created ends the start (the default one is only warned about).
     socket = ""
 
     [metrics]

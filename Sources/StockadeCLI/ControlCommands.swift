@@ -112,11 +112,12 @@ struct DisconnectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "disconnect", abstract: "Disconnect a live peer with a devp2p reason.")
     @OptionGroup var control: ControlOptions
     @Argument(help: "Node ID, or a unique prefix of at least 8 hex digits.") var id: String
-    @Option(help: "Reason: a name (requested, too_many_peers, useless_peer, …) or a number.") var reason: String = "requested"
+    @Option(help: "Reason: a name (requested, too_many_peers, useless_peer, …) or a number from 0 to 16 (0x10).") var reason: String = "requested"
 
     func validate() throws {
         guard DisconnectReasonNames.code(reason) != nil else {
-            throw ValidationError("unknown reason \(reason); one of: \(DisconnectReasonNames.byCode.values.sorted().joined(separator: ", "))")
+            throw ValidationError("unknown reason \(reason); a number from 0 to 16 or one of: "
+                                  + DisconnectReasonNames.byCode.values.sorted().joined(separator: ", "))
         }
     }
 

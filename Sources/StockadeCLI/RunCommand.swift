@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChildRuntime
 import Foundation
 import NodeConfig
 import Supervisor
@@ -61,6 +62,8 @@ struct RunCommand: ParsableCommand {
     var printDefaultConfig = false
 
     func run() throws {
+        // Before anything opens a file: a closed stderr must not become the config file's fd.
+        StandardStreams.sanitise()
         if printDefaultConfig {
             print(NodeConfig.defaultTOML)
             return

@@ -42,6 +42,11 @@ final class NodeMetrics {
 
     func workers(up: Int) { workersUp.set(Double(up)) }
 
+    func crashLooping(child: String, _ looping: Bool) {
+        registry.makeGauge(name: "stockade_child_crash_looping", labels: [("child", child)],
+                           help: "1 while a child is crash-looping (the node is degraded), else 0.").set(Double(looping ? 1 : 0))
+    }
+
     func restarted(role: String) {
         registry.makeCounter(name: "stockade_child_restarts_total", labels: [("role", role)], help: "Child processes restarted by the supervisor.").increment()
     }

@@ -42,6 +42,9 @@ public final class Supervisor {
     private var controlServer: ControlServer?
     private let metrics = NodeMetrics()
     private var metricsEndpoint: MetricsEndpoint?
+    /// Peers the peer manager reported added and not yet dropped, by node id: when it dies
+    /// they are gone with it, and each still gets its one peer-dropped event from here.
+    private var livePeers: [[UInt8]: IPCMessage.PeerEvent] = [:]
     /// Control commands forwarded to the peer manager, by request id.
     private var pendingControl: [UInt32: (ControlReply) -> Void] = [:]
     /// add-peer, remove-peer, trust and untrust that succeeded, latest per node and list.
@@ -54,11 +57,50 @@ public final class Supervisor {
         public let description: String
     }
 
+    /// Held for the supervisor's lifetime (close-on-exec, so no child keeps them): an flock on
+    /// <state_dir>/LOCK, as go-ethereum locks its datadir, and one on an explicit key file.
+    private let stateLock: Int32
+    private let keyLock: Int32?
+
+    /// Takes an exclusive flock on `path` without waiting; a second daemon gets a clear error
+    /// naming the holder (the pid written into the state directory's lock file). The lock dies
+    /// with the process, so a crashed daemon never leaves a stale one.
+    static func lock(_ path: String, what: String, create: Bool = true) throws -> Int32 {
+        let fd = create ? open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600) : open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw StartupError(description: "\(what): cannot open \(path): \(String(cString: strerror(errno)))")
+        }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let e = errno
+            var holder = ""
+            if create {
+                var buffer = [UInt8](repeating: 0, count: 32)
+                let n = pread(fd, &buffer, buffer.count, 0)
+                if n > 0, let pid = Int32(String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) {
+                    holder = " (pid \(pid))"
+                }
+            }
+            close(fd)
+            if e == EWOULDBLOCK {
+                throw StartupError(description: "\(what) is in use by another running stockade\(holder); refusing to start a second node with it")
+            }
+            throw StartupError(description: "\(what): flock \(path): \(String(cString: strerror(e)))")
+        }
+        if create {
+            let text = Array("\(getpid())\n".utf8)
+            _ = ftruncate(fd, 0)
+            _ = pwrite(fd, text, text.count, 0)
+        }
+        return fd
+    }
+
     /// Prepares the node: state directory, node key, listening sockets. Prints the enode URL.
     public init(config: NodeConfig, configPath: String?, commandLineOverrides: String = "") throws {
         self.config = config
         self.configPath = configPath
         self.commandLineOverrides = commandLineOverrides
+        // A closed stdio fd must not be taken by a socket opened below (see sanitise).
+        StandardStreams.sanitise()
         signal(SIGPIPE, SIG_IGN)
         // systemd's sockets first (they must be claimed before anything else opens fds).
         let inherited = ListenSockets.takeFromSystemd().filter { ListenSockets.isListeningTCP($0.fd) }
@@ -68,13 +110,26 @@ public final class Supervisor {
         } catch {
             throw StartupError(description: "cannot create state directory \(config.node.stateDir): \(error.localizedDescription)")
         }
+        stateLock = try Self.lock(config.node.stateDir + "/LOCK", what: "state directory \(config.node.stateDir)")
         let loaded: LoadedNodeKey
-        do { loaded = try NodeKeyFile.loadOrGenerate(path: config.resolvedKeyFile) } catch {
-            throw StartupError(description: "node key \(config.resolvedKeyFile): \(error)")
+        do {
+            // Only the default key in the state directory is created on first run. A key file
+            // named explicitly must exist, as go-ethereum's --nodekey: a mistyped path would
+            // otherwise silently give the node a new identity.
+            loaded = config.node.keyFile.isEmpty
+                ? try NodeKeyFile.loadOrGenerate(path: config.resolvedKeyFile)
+                : try NodeKeyFile.load(path: config.resolvedKeyFile)
+        } catch {
+            let hint = config.node.keyFile.isEmpty ? "" : " (a key file given with --key or node.key_file must exist; create one with `stockade keygen --out \(config.resolvedKeyFile)`)"
+            throw StartupError(description: "\(error)\(hint)")
         }
         nodeKey = loaded.key
+        // A key file outside the state directory could still be shared by two nodes with two
+        // state directories: one identity on two nodes. Hold it too (read-only, never written).
+        keyLock = config.node.keyFile.isEmpty ? nil
+            : try Self.lock(config.resolvedKeyFile, what: "node key \(config.resolvedKeyFile)", create: false)
         if loaded.isWorldReadable {
-            FileHandle.standardError.write(Data("stockade supervisor: warning: node key \(config.resolvedKeyFile) is readable by other users (chmod 600 it)\n".utf8))
+            StandardStreams.log("stockade supervisor: warning: node key \(config.resolvedKeyFile) is readable by other users (chmod 600 it)")
         }
         var fds = inherited.map(\.fd)
         if fds.isEmpty {
@@ -98,7 +153,7 @@ public final class Supervisor {
         let shownIP = listenAddress.map { ["0.0.0.0", "::"].contains($0.ipString) ? ($0.family == AF_INET ? "127.0.0.1" : "::1") : $0.ipString }
         let url = EnodeURL(nodeID: id, ip: shownIP.flatMap(IPAddress.init), tcpPort: listenAddress?.port ?? 0)
         enodeURL = url.description
-        FileHandle.standardOutput.write(Data("\(url)\n".utf8))
+        StandardStreams.write("\(url)\n", to: STDOUT_FILENO)
     }
 
     /// Runs until stopped; returns the process exit code.
@@ -108,7 +163,7 @@ public final class Supervisor {
         try loop.onSignal(SIGINT) { [unowned self] in stop(reason: "SIGINT") }
         try loop.onSignal(SIGHUP) { [unowned self] in reload() }
 
-        startControlAndMetrics()
+        try startControlAndMetrics()
         let workers = config.resolvedWorkerCount(cores: ProcessInfo.processInfo.activeProcessorCount)
         slots = [ChildSlot(role: .peerManager, index: 0)]
             + (0..<workers).map { ChildSlot(role: .worker, index: $0) }
@@ -149,13 +204,14 @@ public final class Supervisor {
             return
         }
         close(pair.1)
+        slot.resetLinks()
         slot.startedAt = .now
         slot.lastHeartbeat = .now
         slot.ready = false
         let channel: IPCChannel
         do {
-            channel = try IPCChannel(adopting: pair.0, accepting: slot.role == .peerManager
-                                     ? [.childReady, .heartbeat, .peerEvent, .controlReply] : [.childReady, .heartbeat])
+            let endpoint: IPCEndpoint = slot.role == .peerManager ? .peerManager : slot.role == .worker ? .worker : .acceptor
+            channel = try IPCChannel(adopting: pair.0, accepting: IPCMessageType.types(from: endpoint, to: .supervisor))
             try loop.attach(channel)
         } catch {
             log("cannot attach \(slot.name): \(error)")
@@ -209,7 +265,9 @@ public final class Supervisor {
         do {
             let (wEnd, oEnd) = try IPCChannel.makeSocketPair()
             try a.send(.attachChannel(.init(neighbourRole: other.role, neighbourIndex: 0)), transferring: [wEnd])
+            worker.attachmentsSent[other.role, default: 0] &+= 1
             try b.send(.attachChannel(.init(neighbourRole: .worker, neighbourIndex: UInt16(worker.index))), transferring: [oEnd])
+            worker.linkedRoles.insert(other.role)
         } catch {
             log("cannot link \(worker.name) and \(other.name): \(error)")
         }
@@ -231,11 +289,19 @@ public final class Supervisor {
             // run loop); only a full one proves health.
             guard !h.counters.isEmpty || slot.role != .peerManager else { return }
             slot.lastHeartbeat = .now
+            slot.stoppedReported = false
             for c in h.counters { slot.counters[c.name] = c.value }
             metrics.heartbeat(slot: slot.name, role: slot.role.argument, counters: slot.counters)
         case .peerEvent(let e):
+            switch e.kind {
+            case .added: livePeers[e.nodeID] = e
+            case .dropped: livePeers[e.nodeID] = nil
+            case .handshakeFailed, .sessionDenied: break
+            }
             logEvent(e)
             publish(e)
+        case .channelLost(let lost) where slot.role == .worker:
+            channelLost(lost, by: slot)
         case .controlReply(let r):
             guard let reply = pendingControl.removeValue(forKey: frame.requestID) else { return }
             reply((try? ControlCoding.decode(ControlReply.self, Array(r.json.utf8))) ?? .failure("unreadable reply from the peer manager"))
@@ -255,21 +321,99 @@ public final class Supervisor {
             slot.control?.close()
             slot.control = nil
             let how = Self.describe(status: status)
+            if slot.role == .peerManager { peerManagerLostPeers(how) }
             if stopping {
                 if slots.allSatisfy({ !$0.isRunning }) { loop.stop() }
                 continue
             }
             log("\(slot.name) (pid \(pid)) \(how)")
+            if slot.role == .worker, let acceptor = slots.first(where: { $0.role == .acceptor }) {
+                try? acceptor.control?.send(.workerExited(.init(index: UInt16(slot.index), crashed: Self.isCrash(status: status))))
+            }
             switch slot.policy.childDied(startedAt: slot.startedAt, now: .now) {
             case .restart(let wait):
                 slot.restarts += 1
                 metrics.restarted(role: slot.role.argument)
                 slot.restartTimer = loop.schedule(after: wait) { [unowned self, unowned slot] in start(slot) }
+                noteCrashLoop(slot)
             case .giveUp(let deaths):
                 log("\(slot.name) died \(deaths) times within \(RestartPolicy.crashLoopWindow); giving up")
                 exitCode = 1
                 stop(reason: "crash loop of \(slot.name)")
             }
+        }
+    }
+
+    /// The peer manager died with its peers (their sockets closed with it): every peer it
+    /// reported added and not dropped gets its peer-dropped event now, so each added peer has
+    /// exactly one, whatever the cause. devp2p's "network error" (0x01, the TCP subsystem) is
+    /// what the peer saw, and the drop was ours (by local).
+    private func peerManagerLostPeers(_ how: String) {
+        let lost = livePeers.values.sorted { $0.nodeID.lexicographicallyPrecedes($1.nodeID) }
+        livePeers.removeAll()
+        for added in lost {
+            let dropped = IPCMessage.PeerEvent(kind: .dropped, nodeID: added.nodeID, remoteAddress: added.remoteAddress,
+                                               remotePort: added.remotePort, direction: added.direction,
+                                               disconnectReason: Self.peerManagerLostReason,
+                                               detail: "local: peer manager restarted (\(how))")
+            logEvent(dropped)
+            publish(dropped)
+        }
+    }
+
+    /// devp2p's DiscNetworkError.
+    static let peerManagerLostReason: UInt8 = 0x01
+
+    /// How long a worker's report of a lost channel waits before the neighbour is judged alive.
+    /// A dying neighbour's channels reach end of file a moment before its exit reaches us (the
+    /// kernel closes a process's files before it signals the parent); its restart then re-wires
+    /// the worker, so the worker must not be replaced for it.
+    static let channelLossGrace: Duration = .milliseconds(300)
+
+    /// A worker lost its channel to a neighbour. It is down from now on; if the neighbour is
+    /// alive (it closed the channel on a bad frame, or the worker refused one of its frames) the
+    /// worker is replaced, and its successor is wired to every neighbour as it starts.
+    private func channelLost(_ lost: IPCMessage.ChannelLost, by slot: ChildSlot) {
+        // A report about a channel that was replaced meanwhile says nothing about the current one.
+        guard lost.attachment == slot.attachmentsSent[lost.neighbourRole] else { return }
+        slot.linkedRoles.remove(lost.neighbourRole)
+        guard let neighbour = slots.first(where: { $0.role == lost.neighbourRole }) else { return }
+        log("\(slot.name) (pid \(slot.pid)) lost its channel to the \(neighbour.name); counted down")
+        let workerPID = slot.pid, neighbourPID = neighbour.pid
+        guard neighbourPID > 0 else { return }   // already dead: its restart re-wires us
+        loop.schedule(after: Self.channelLossGrace) { [weak self, weak slot, weak neighbour] in
+            guard let self, let slot, let neighbour, !stopping, slot.pid == workerPID, slot.pid > 0,
+                  neighbour.pid == neighbourPID, !slot.linkedRoles.contains(lost.neighbourRole) else { return }
+            log("\(slot.name) (pid \(workerPID)) is half-wired while the \(neighbour.name) runs; replacing it")
+            kill(workerPID, SIGKILL)
+        }
+    }
+
+    /// A worker or acceptor crash loop degrades the node (said in the log once, in STATUS and
+    /// metrics while it lasts) but never ends it: the peers are kept.
+    private func noteCrashLoop(_ slot: ChildSlot) {
+        let now = ContinuousClock.now
+        let looping = slot.policy.isCrashLooping(now: now)
+        metrics.crashLooping(child: slot.name, looping)
+        if looping && !slot.crashLoopReported {
+            slot.crashLoopReported = true
+            log("\(slot.name) is crash-looping (\(slot.policy.recentDeaths(now: now)) deaths within \(RestartPolicy.crashLoopWindow)); "
+                + "respawning it with a backoff of at most \(RestartPolicy.serviceMaximumDelay), peers kept: degraded")
+        } else if !looping && slot.crashLoopReported {
+            slot.crashLoopReported = false
+            log("\(slot.name) is no longer crash-looping")
+        }
+    }
+
+    /// What is wrong with the node right now, for STATUS and `stockade status`.
+    private func degradations(now: ContinuousClock.Instant) -> [String] {
+        slots.compactMap { slot in
+            if slot.policy.isCrashLooping(now: now) {
+                return "\(slot.name) crash-looping (\(slot.policy.recentDeaths(now: now)) deaths in \(RestartPolicy.crashLoopWindow))"
+            }
+            guard announcedReady, !slot.isHealthy(now: now) else { return nil }
+            if !slot.isRunning { return "\(slot.name) restarting" }
+            return slot.stoppedReported ? "\(slot.name) stopped" : "\(slot.name) unhealthy"
         }
     }
 
@@ -280,22 +424,48 @@ public final class Supervisor {
 
     // MARK: health
 
+    /// How late the once-a-second health tick may run before the supervisor takes it that it
+    /// was not running itself (stopped, a VM pause, a swap storm): it then heard nothing from
+    /// anyone for reasons of its own, and gives every child a fresh deadline instead of
+    /// killing them all for its own silence.
+    static let ownStallLimit: Duration = .seconds(2)
+    private var lastHealthCheck = ContinuousClock.now
+
     private func checkHealth() {
         let now = ContinuousClock.now
-        for slot in slots where slot.isHung(now: now) && !stopping {
-            log("\(slot.name) (pid \(slot.pid)) silent for \(slot.ready ? ChildSlot.heartbeatDeadline : ChildSlot.startDeadline); killing it")
-            kill(slot.pid, SIGKILL)
+        let late = now - lastHealthCheck - .seconds(1)
+        lastHealthCheck = now
+        if late > Self.ownStallLimit {
+            log("the supervisor itself did not run for \(late); every child gets a fresh deadline")
+            for slot in slots where slot.isRunning {
+                slot.lastHeartbeat = now
+                if !slot.ready { slot.startedAt = now }
+            }
+        }
+        for slot in slots where slot.isRunning && !stopping {
+            if slot.isHung(now: now) {
+                log("\(slot.name) (pid \(slot.pid)) silent for \(slot.ready ? slot.deadline : ChildSlot.startDeadline); killing it")
+                kill(slot.pid, SIGKILL)
+            } else if slot.role == .peerManager, now - slot.lastHeartbeat >= ChildSlot.heartbeatDeadline, !slot.stoppedReported, slot.isStopped {
+                slot.stoppedReported = true
+                log("\(slot.name) (pid \(slot.pid)) is stopped (SIGSTOP?), not hung; waiting for it (its peers are kept)")
+            }
         }
         let total = slots.filter { $0.role == .worker }.reduce(UInt64(0)) { $0 + ($1.counters["handshakes_ok_total"] ?? 0) }
         handshakesPerSecond = total >= lastHandshakes ? total - lastHandshakes : 0
         lastHandshakes = total
+        for slot in slots where slot.crashLoopReported { noteCrashLoop(slot) }
         if announcedReady && !stopping { notifier.status(statusLine()) }
     }
 
-    /// WATCHDOG=1 only while this loop turns (it runs here) and every child is healthy.
+    /// WATCHDOG=1 while this loop turns (it runs here) and no running child is past its
+    /// deadline unhandled. A dead or restarting child does not stop it: the supervisor repairs
+    /// those itself (a worker or acceptor crash loop is degraded, not fatal, and must not make
+    /// systemd kill the service and every peer with it); the watchdog is for a supervisor that
+    /// can no longer repair anything.
     private func watchdog() {
         let now = ContinuousClock.now
-        guard !stopping, slots.allSatisfy({ $0.isHealthy(now: now) }) else { return }
+        guard !stopping, !slots.contains(where: { $0.isHung(now: now) }) else { return }
         notifier.watchdog()
     }
 
@@ -312,20 +482,25 @@ public final class Supervisor {
                           // The peer manager's lists (run-time edits included); the config's until it reports.
                           staticNodes: pm["static_nodes"].map { Int($0) } ?? config.peers.static.count,
                           trustedNodes: pm["trusted_nodes"].map { Int($0) } ?? config.peers.trusted.count,
-                          uptimeSeconds: Double((ContinuousClock.now - startedAt).components.seconds))
+                          uptimeSeconds: Double((ContinuousClock.now - startedAt).components.seconds),
+                          degraded: degradations(now: .now))
     }
 
     func statusLine() -> String { nodeStatus().line }
 
     // MARK: control socket and metrics
 
-    private func startControlAndMetrics() {
+    private func startControlAndMetrics() throws {
         do {
             let server = try ControlServer(path: config.resolvedControlSocket, loop: loop)
             server.handler = { [unowned self] request, reply in control(request, reply: reply) }
             controlServer = server
             log("control socket \(config.resolvedControlSocket)")
         } catch {
+            // A socket asked for by name is part of how the operator runs the node: without it
+            // READY would be a lie. The default one is a convenience, and only warned about;
+            // but one that a live daemon answers means two nodes would share it: never.
+            guard config.control.socket.isEmpty, !(error is ControlServer.InUse) else { throw StartupError(description: "\(error)") }
             log("warning: no control socket: \(error)")
         }
         if !config.metrics.listen.isEmpty {
@@ -350,6 +525,9 @@ public final class Supervisor {
             reply(.success(ControlResult(enode: enodeURL)))
         case .events:
             reply(.success())
+        case .disconnect where request.reason.map(DisconnectReasonNames.isValid) == false:
+            // Never put a byte on the wire that is no devp2p reason (nor collides with "none").
+            reply(.failure("reason \(request.reason ?? 0) is not a devp2p disconnect reason (0x00-0x10)"))
         case .peers, .addPeer, .removePeer, .trust, .untrust, .disconnect, .sessions, .forwards, .forwardAdd, .forwardRemove:
             askPeerManager(request) { [weak self] answer in
                 if answer.ok, let self { self.listsChanged(by: request) }
@@ -524,7 +702,17 @@ public final class Supervisor {
     }
 
     func log(_ message: String) {
-        FileHandle.standardError.write(Data("stockade supervisor [\(getpid())]: \(message)\n".utf8))
+        StandardStreams.log("stockade supervisor [\(getpid())]: \(message)")
+    }
+
+    /// Signals that mean the process itself faulted or aborted (a Swift runtime trap is
+    /// SIGILL or SIGTRAP, a seccomp violation SIGSYS). SIGKILL and SIGTERM come from someone
+    /// else: an operator, the OOM killer, or this supervisor replacing a hung child.
+    static let crashSignals: Set<Int32> = [SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS]
+
+    static func isCrash(status: Int32) -> Bool {
+        let sig = status & 0x7f
+        return sig != 0 && sig != 0x7f && crashSignals.contains(sig)
     }
 
     static func describe(status: Int32) -> String {

@@ -27,6 +27,8 @@ enum Examples {
             "Shutdown": IPCFrame(.shutdown(.init(disconnectReason: 0x08))),
             "ControlRequest": IPCFrame(.controlRequest(.init(json: #"{"command":"peers"}"#)), requestID: 5),
             "ControlReply": IPCFrame(.controlReply(.init(json: #"{"ok":true}"#)), requestID: 5),
+            "ChannelLost": IPCFrame(.channelLost(.init(neighbourRole: .peerManager, neighbourIndex: 0, attachment: 2))),
+            "WorkerExited": IPCFrame(.workerExited(.init(index: 1, crashed: true))),
             "PeerEvent": IPCFrame(.peerEvent(.init(
                 kind: .dropped, nodeID: nodeID, remoteAddress: "192.0.2.7", remotePort: 30303,
                 direction: .outbound, disconnectReason: 0x04, detail: "too many peers"))),

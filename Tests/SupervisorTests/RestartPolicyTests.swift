@@ -74,3 +74,40 @@ final class RestartPolicyTests: XCTestCase {
         }
     }
 }
+
+/// Issue 9, fault 7: a worker or acceptor crash loop never ends the service.
+final class ServiceRestartPolicyTests: XCTestCase {
+    let t0 = ContinuousClock.now
+
+    func testWorkersAndAcceptorNeverGiveUpAndWaitAtMostASecond() {
+        var p = RestartPolicy.servicePolicy()
+        var waits: [Duration] = []
+        // 120 deaths in a minute: the acceptor killed every half second.
+        for i in 0..<120 {
+            let now = t0 + .milliseconds(500 * i)
+            guard case .restart(let wait) = p.childDied(startedAt: now - .milliseconds(100), now: now) else {
+                return XCTFail("gave up at death \(i)")
+            }
+            waits.append(wait)
+        }
+        XCTAssertEqual(Array(waits.prefix(6)), [100, 200, 400, 800, 1000, 1000].map { Duration.milliseconds($0) })
+        XCTAssertTrue(waits.allSatisfy { $0 <= RestartPolicy.serviceMaximumDelay })
+        XCTAssertTrue(p.isCrashLooping(now: t0 + .seconds(60)))
+    }
+
+    func testCrashLoopIsReportedUntilTheDeathsAgeOut() {
+        var p = RestartPolicy.servicePolicy()
+        for i in 0..<4 { _ = p.childDied(startedAt: t0, now: t0 + .seconds(i)) }
+        XCTAssertFalse(p.isCrashLooping(now: t0 + .seconds(4)))
+        _ = p.childDied(startedAt: t0, now: t0 + .seconds(4))
+        XCTAssertTrue(p.isCrashLooping(now: t0 + .seconds(5)))
+        XCTAssertFalse(p.isCrashLooping(now: t0 + RestartPolicy.crashLoopWindow + .seconds(5)))
+    }
+
+    func testStableServiceChildStartsOverSooner() {
+        var p = RestartPolicy.servicePolicy()
+        for i in 0..<4 { _ = p.childDied(startedAt: t0, now: t0 + .milliseconds(i)) }
+        let started = t0 + .seconds(1)
+        XCTAssertEqual(p.childDied(startedAt: started, now: started + RestartPolicy.serviceStableAfter), .restart(after: .milliseconds(100)))
+    }
+}
