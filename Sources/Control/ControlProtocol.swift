@@ -25,6 +25,8 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var peer: String?
     /// forward-add: a service name of the exit, or host:port.
     public var target: String?
+    /// forward-add: "tcp" (the default) or "udp".
+    public var network: String?
     /// peers, sessions: the first entry of the page the supervisor asks the peer manager for
     /// (its IPC replies are bounded, so long lists come in pages; clients never set it).
     public var offset: Int?
@@ -123,8 +125,11 @@ public struct ForwardInfo: Codable, Sendable, Equatable {
     public var target: String
     /// Added with `stockade forward add` rather than from the config file.
     public var runtime: Bool
+    /// "tcp" or "udp".
+    public var network: String
 
-    public init(listen: String, peer: String, target: String, runtime: Bool) {
+    public init(listen: String, peer: String, target: String, runtime: Bool, network: String = "tcp") {
+        self.network = network
         self.listen = listen
         self.peer = peer
         self.target = target

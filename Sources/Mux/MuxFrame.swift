@@ -9,7 +9,8 @@ public struct MuxFrame: Equatable, Sendable {
     public var sessionID: UInt16
     public var status: MuxSessionStatus
     public var options: MuxOptions
-    /// Only on New.
+    /// On New: where the session goes. On a Keep of a UDP session: the datagram's address
+    /// (ipc/MUX.md "UDP sessions"); nil means the session's target.
     public var target: MuxTarget?
     /// Only on End with the Error option; `nil` there means the peer gave no code (v2ray).
     public var errorCode: MuxErrorCode?
@@ -30,10 +31,10 @@ public struct MuxFrame: Equatable, Sendable {
         MuxFrame(sessionID: id, status: .new, options: data.isEmpty ? [] : .data, target: target, data: data)
     }
 
-    public static func keep(_ id: UInt16, data: [UInt8] = [], fin: Bool = false) -> MuxFrame {
+    public static func keep(_ id: UInt16, data: [UInt8] = [], fin: Bool = false, address: MuxTarget? = nil) -> MuxFrame {
         var options: MuxOptions = data.isEmpty ? [] : .data
         if fin { options.insert(.fin) }
-        return MuxFrame(sessionID: id, status: .keep, options: options, data: data)
+        return MuxFrame(sessionID: id, status: .keep, options: options, target: address, data: data)
     }
 
     public static func end(_ id: UInt16, error: MuxErrorCode? = nil) -> MuxFrame {
@@ -66,7 +67,7 @@ public enum MuxNetwork: UInt8, Sendable {
 }
 
 /// A New frame's address (Mux.Cool's address types: 0x01 IPv4, 0x02 domain, 0x03 IPv6).
-public enum MuxAddress: Equatable, Sendable, CustomStringConvertible {
+public enum MuxAddress: Hashable, Sendable, CustomStringConvertible {
     case ipv4([UInt8])
     case domain(String)
     case ipv6([UInt8])
@@ -85,7 +86,7 @@ public enum MuxAddress: Equatable, Sendable, CustomStringConvertible {
 
 /// Where a New frame asks to go. A domain with port 0 names a service of the exit's
 /// `[services]` (Stockade's convention; port 0 is never a TCP destination).
-public struct MuxTarget: Equatable, Sendable, CustomStringConvertible {
+public struct MuxTarget: Hashable, Sendable, CustomStringConvertible {
     public var network: MuxNetwork
     public var address: MuxAddress
     public var port: UInt16

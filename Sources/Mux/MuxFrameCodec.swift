@@ -17,7 +17,9 @@ public enum MuxFrameCodec {
         if frame.data.isEmpty { options.remove(.data) } else { options.insert(.data) }
         if frame.status == .end, frame.errorCode != nil { options.insert(.error) }
         out.append(options.rawValue)
-        if frame.status == .new, let target = frame.target {
+        // New names the target; a Keep of a UDP session may name its datagram's address (the
+        // destination from the opener, the source from the other side), as Xray's XUDP does.
+        if frame.status == .new || frame.status == .keep, let target = frame.target {
             out.append(target.network.rawValue)
             out.append(UInt8(target.port >> 8))
             out.append(UInt8(truncatingIfNeeded: target.port))
@@ -90,7 +92,7 @@ public enum MuxFrameCodec {
         let options = MuxOptions(rawValue: p[metaStart + 3] & (MuxOptions.data.rawValue | MuxOptions.error.rawValue | MuxOptions.fin.rawValue))
         var frame = MuxFrame(sessionID: sessionID, status: status, options: options)
         var m = metaStart + 4
-        if status == .new {
+        if status == .new || (status == .keep && metaEnd > m) {
             frame.target = try readTarget(p, &m, end: metaEnd)
         } else if status == .end, options.contains(.error), m < metaEnd {
             frame.errorCode = MuxErrorCode(rawValue: p[m])

@@ -111,6 +111,7 @@ public struct MuxLink {
         events.append(.openRequested(id, f.target ?? MuxTarget(address: .ipv4([0, 0, 0, 0]), port: 0)))
         if !f.data.isEmpty || f.options.contains(.fin) {
             receiveKeep(MuxFrame.keep(id, data: f.data, fin: f.options.contains(.fin)), events: &events)
+            // (A UDP New's datagram goes to the New's own target: no address on the Keep.)
         }
     }
 
@@ -143,9 +144,9 @@ public struct MuxLink {
             s.bytesIn += UInt64(f.data.count)
             s.unconsumed += f.data.count
             bufferedBytes += f.data.count
-            events.append(.data(id, f.data))
+            events.append(s.datagram ? .datagram(id, f.data, f.target) : .data(id, f.data))
         }
-        if f.options.contains(.fin), !s.receivedFin {
+        if f.options.contains(.fin), !s.receivedFin, !s.datagram {
             s.receivedFin = true
             events.append(.remoteFinished(id))
             endIfFinished(&s, id)
@@ -250,6 +251,41 @@ public struct MuxLink {
         bufferedBytes += bytes.count
         sessions[id] = s
         if s.hasSomethingToSend { ready.insert(id) }
+    }
+
+    /// One datagram for a UDP session, to go whole in one frame (`address`: where it goes, from
+    /// the opener; where it came from, from the other side; nil for the session's target).
+    /// Larger than `MuxLimits.maxDatagram`, or pushing the queue past
+    /// `MuxLimits.datagramQueueBytes`, it or the oldest queued ones are dropped and counted:
+    /// UDP is lossy, memory is not. False when this datagram itself was dropped.
+    @discardableResult
+    public mutating func sendDatagram(_ id: UInt16, _ bytes: [UInt8], address: MuxTarget? = nil) -> Bool {
+        guard var s = sessions[id], s.datagram, s.pendingEnd == nil, !s.sentEnd else { return false }
+        guard bytes.count <= MuxLimits.maxDatagram, address?.isEncodable ?? true else {
+            stats.datagramsDropped += 1
+            return false
+        }
+        s.datagrams.append(bytes, address: address)
+        bufferedBytes += bytes.count
+        while s.datagrams.bytes > MuxLimits.datagramQueueBytes, let old = s.datagrams.removeFirst() {
+            bufferedBytes -= old.bytes.count
+            stats.datagramsDropped += 1
+        }
+        sessions[id] = s
+        if s.hasSomethingToSend { ready.insert(id) }
+        return true
+    }
+
+    /// Ends a session without error (a UDP session idle past its timeout): End, nothing more.
+    public mutating func close(_ id: UInt16) {
+        guard var s = sessions[id], !s.sentEnd, s.pendingEnd == nil else { return }
+        s.reportedClosed = true
+        if s.phase == .accepting { pendingAccepts -= 1 }
+        dropQueue(&s)
+        s.pendingEnd = .init(error: nil)
+        s.phase = .ending
+        sessions[id] = s
+        ready.insert(id)
     }
 
     /// The local socket reached EOF: a Fin follows the queued data.
@@ -360,6 +396,10 @@ public struct MuxLink {
             s.sentEnd = true
             return
         }
+        if s.datagram {
+            emitDatagrams(&s, id, room: room, into: &out)
+            return
+        }
         let overhead = s.pendingNew ? MuxFrameCodec.newFrameOverhead(s.target ?? .service("")) : Self.keepFrameOverhead
         let chunk = s.canSendData
             ? s.sendQueue.take(min(MuxLimits.chunk, s.sendCredit, room - overhead)) : []
@@ -386,6 +426,43 @@ public struct MuxLink {
         }
     }
 
+    /// A UDP session's turn: the New (with the first datagram if it fits the window), then
+    /// whole datagrams, one frame each, up to a chunk's worth and the window.
+    private mutating func emitDatagrams(_ s: inout MuxSession, _ id: UInt16, room: Int, into out: inout [UInt8]) {
+        var budget = min(MuxLimits.chunk, room)
+        if s.pendingNew {
+            let before = out.count
+            var first: [UInt8] = []
+            if let d = s.datagrams.first, d.address == nil || d.address == s.target, d.bytes.count <= s.sendCredit,
+               d.bytes.count + MuxFrameCodec.newFrameOverhead(s.target ?? .service("")) <= budget {
+                first = s.datagrams.removeFirst()?.bytes ?? []
+            }
+            MuxFrameCodec.append(.new(id, target: s.target ?? .service(""), data: first), to: &out)
+            s.pendingNew = false
+            account(&s, sent: first.count)
+            budget -= out.count - before
+        }
+        guard s.canSendData else { return }
+        while let d = s.datagrams.first, d.bytes.count <= s.sendCredit {
+            let size = d.bytes.count + Self.keepFrameOverhead + (d.address.map { MuxFrameCodec.newFrameOverhead($0) } ?? 0)
+            guard size <= budget else { break }
+            _ = s.datagrams.removeFirst()
+            MuxFrameCodec.append(.keep(id, data: d.bytes, address: d.address), to: &out)
+            account(&s, sent: d.bytes.count)
+            budget -= size
+        }
+        if let d = s.datagrams.first, d.bytes.count > s.sendCredit, !s.blocked {
+            s.blocked = true
+            stats.windowStalls += 1
+        }
+    }
+
+    private mutating func account(_ s: inout MuxSession, sent count: Int) {
+        s.sendCredit -= count
+        bufferedBytes -= count
+        s.bytesOut += UInt64(count)
+    }
+
     /// Both directions finished and everything sent: End (v2ray's ResponseWriter.Close).
     private func endIfFinished(_ s: inout MuxSession, _ id: UInt16) {
         if s.sentFin && s.receivedFin && s.sendQueue.isEmpty && s.pendingEnd == nil && !s.sentEnd {
@@ -406,14 +483,15 @@ public struct MuxLink {
     }
 
     private mutating func dropQueue(_ s: inout MuxSession) {
-        bufferedBytes -= s.sendQueue.count
+        bufferedBytes -= s.sendQueue.count + s.datagrams.bytes
         s.sendQueue.removeAll()
+        s.datagrams.removeAll()
     }
 
     private mutating func forget(_ id: UInt16) {
         guard let s = sessions.removeValue(forKey: id) else { return }
         windowGrowth -= s.recvWindow - MuxLimits.initialWindow
-        bufferedBytes -= s.sendQueue.count + s.unconsumed
+        bufferedBytes -= s.sendQueue.count + s.datagrams.bytes + s.unconsumed
         ready.remove(id)
     }
 
@@ -478,6 +556,11 @@ public struct MuxLimits: Sendable {
     /// Data per frame and per round-robin turn. v2ray writes 8 KiB frames; 16 KiB halves the
     /// per-frame cost and still bounds a bulk session's delay to an interactive one.
     public static let chunk = 16 * 1024
+    /// The largest datagram a UDP session carries, whole (v2ray allows 2048; DNS with EDNS and
+    /// QUIC want up to 4 KiB). A larger one is dropped and counted at the sender, never split.
+    public static let maxDatagram = 8 * 1024
+    /// Datagrams a UDP session may queue before the oldest are dropped.
+    public static let datagramQueueBytes = 64 * 1024
     /// Frames per outgoing RLPx message (the unit the frame MAC covers).
     public static let messageSize = 64 * 1024
     /// Until a Ping's round trip is measured.
@@ -495,6 +578,9 @@ public enum MuxEvent: Equatable, Sendable {
     case opened(UInt16)
     /// Data for the local socket; call `consumed` once it is written.
     case data(UInt16, [UInt8])
+    /// One datagram of a UDP session, with the address its frame named (nil: the session's
+    /// target); call `consumed` once it is sent (or dropped).
+    case datagram(UInt16, [UInt8], MuxTarget?)
     /// The peer's direction is finished: shut the local socket's write side after the data.
     case remoteFinished(UInt16)
     /// The session is over: close the local socket, resetting it when there is an error code.
@@ -537,6 +623,7 @@ public struct MuxLinkStats: Sendable, Equatable {
     public var windowStalls: UInt64 = 0
     public var windowGrowths: UInt64 = 0
     public var keepAlives: UInt64 = 0
+    public var datagramsDropped: UInt64 = 0
 }
 
 /// One session as `stockade sessions` lists it.

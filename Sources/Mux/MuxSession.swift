@@ -17,6 +17,10 @@ struct MuxSession {
 
     let local: Bool
     let target: MuxTarget?
+    /// A UDP session: datagrams travel whole, one per frame, and are dropped (oldest first)
+    /// rather than queued past `MuxLimits.datagramQueueBytes`.
+    let datagram: Bool
+    var datagrams = DatagramQueue()
     let created: ContinuousClock.Instant
     var phase: Phase = .open
 
@@ -50,6 +54,7 @@ struct MuxSession {
     init(local: Bool, target: MuxTarget?, now: ContinuousClock.Instant, window: Int) {
         self.local = local
         self.target = target
+        datagram = target?.network == .udp
         created = now
         epochStart = now
         sendCredit = window
@@ -60,6 +65,7 @@ struct MuxSession {
     var hasSomethingToSend: Bool {
         if let _ = pendingEnd, !sentEnd, phase == .ending || sendQueue.isEmpty { return true }
         if pendingNew || pendingAck { return true }
+        if datagram { return canSendData && (datagrams.first.map { $0.bytes.count <= sendCredit } ?? false) }
         if canSendData && !sendQueue.isEmpty && sendCredit > 0 { return true }
         return finQueued && !sentFin && sendQueue.isEmpty && canSendData
     }
@@ -136,6 +142,40 @@ struct ByteQueue {
         head = 0
         offset = 0
         count = 0
+    }
+}
+
+/// Datagrams waiting to be sent, each whole, with its address.
+struct DatagramQueue {
+    private var items: [(bytes: [UInt8], address: MuxTarget?)] = []
+    private var head = 0
+    private(set) var bytes = 0
+
+    var isEmpty: Bool { head == items.count }
+    var first: (bytes: [UInt8], address: MuxTarget?)? { isEmpty ? nil : items[head] }
+
+    mutating func append(_ bytes: [UInt8], address: MuxTarget?) {
+        items.append((bytes, address))
+        self.bytes += bytes.count
+    }
+
+    mutating func removeFirst() -> (bytes: [UInt8], address: MuxTarget?)? {
+        guard !isEmpty else { return nil }
+        let item = items[head]
+        items[head] = ([], nil)
+        head += 1
+        bytes -= item.bytes.count
+        if head > 32 && head * 2 > items.count {
+            items.removeFirst(head)
+            head = 0
+        }
+        return item
+    }
+
+    mutating func removeAll() {
+        items = []
+        head = 0
+        bytes = 0
     }
 }
 

@@ -84,6 +84,8 @@ extension NodeConfig {
     connect_timeout_ms = 10000
     # Deadline of an open at the entry (dial, open, connect, reply): go-ethereum's defaultDialTimeout.
     open_timeout_ms = 15000
+    # A UDP session with no datagram either way for this long ends (v2ray's connIdle, 300 s).
+    udp_idle_timeout_ms = 300000
 
     [socks5]
     # SOCKS5 entry (RFC 1928, CONNECT, no auth) on IP:port, e.g. "127.0.0.1:1080"; empty means off.
@@ -92,7 +94,7 @@ extension NodeConfig {
     default_exit = ""
 
     # Not set by default (nothing is served, allowed or forwarded): [services] name = "host:port";
-    # [[allow]] peers, targets; [[deny]] targets, peers; [[forward]] listen, peer, target.
+    # [[allow]] peers, targets; [[deny]] targets, peers; [[forward]] listen, peer, target, network.
     # See README "Streams". Nothing is allowed unless an [[allow]] rule says so.
     """
 }

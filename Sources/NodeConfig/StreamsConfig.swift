@@ -18,6 +18,8 @@ extension NodeConfig {
         public var connectTimeoutMs: Int
         /// Deadline of an open at the entry (peer dial, open, connect, reply), in milliseconds.
         public var openTimeoutMs: Int
+        /// A UDP session idle (no datagram either way) this long ends, in milliseconds.
+        public var udpIdleTimeoutMs: Int = 300_000
 
         public init(maxSessionsPerPeer: Int, maxPendingOpens: Int, maxSessionWindow: Int, maxPeerBuffer: Int,
                     maxTotalBuffer: Int, connectTimeoutMs: Int, openTimeoutMs: Int) {
@@ -77,11 +79,14 @@ extension NodeConfig {
         public var peer: String
         /// A service name of the exit, or `host:port`.
         public var target: String
+        /// "tcp" (connections, as `ssh -L`) or "udp" (datagrams, one session per client address).
+        public var network: String
 
-        public init(listen: String, peer: String, target: String) {
+        public init(listen: String, peer: String, target: String, network: String = "tcp") {
             self.listen = listen
             self.peer = peer
             self.target = target
+            self.network = network
         }
     }
 }

@@ -7,7 +7,7 @@ import TOMLKit
 extension Reader {
     mutating func streams(_ root: TOMLTable, _ c: inout NodeConfig, strict: Bool) {
         section(root, "mux", known: ["max_sessions_per_peer", "max_pending_opens", "max_session_window", "max_peer_buffer",
-                                     "max_total_buffer", "connect_timeout_ms", "open_timeout_ms"], strict: strict) { r, t in
+                                     "max_total_buffer", "connect_timeout_ms", "open_timeout_ms", "udp_idle_timeout_ms"], strict: strict) { r, t in
             r.int(t, "mux", "max_sessions_per_peer", &c.mux.maxSessionsPerPeer, 1...65536)
             r.int(t, "mux", "max_pending_opens", &c.mux.maxPendingOpens, 1...65536)
             // The floor is the protocol's initial window (256 KiB): a session starts with it.
@@ -16,6 +16,7 @@ extension Reader {
             r.int(t, "mux", "max_total_buffer", &c.mux.maxTotalBuffer, (1 << 20)...(1 << 40))
             r.int(t, "mux", "connect_timeout_ms", &c.mux.connectTimeoutMs, 100...600_000)
             r.int(t, "mux", "open_timeout_ms", &c.mux.openTimeoutMs, 100...600_000)
+            r.int(t, "mux", "udp_idle_timeout_ms", &c.mux.udpIdleTimeoutMs, 100...86_400_000)
         }
         if c.mux.maxTotalBuffer < c.mux.maxPeerBuffer {
             issue("mux.max_total_buffer", "must be at least mux.max_peer_buffer (\(c.mux.maxPeerBuffer)), or one peer could never use its share")
@@ -88,9 +89,10 @@ extension Reader {
         if issues.count == before { out = result }
     }
 
-    /// `[[forward]]`: `listen`, `peer`, `target`, all required; one forward per listen address.
+    /// `[[forward]]`: `listen`, `peer`, `target`, all required, and `network` ("tcp", the
+    /// default, or "udp"); one forward per listen address and network.
     private mutating func forwards(_ root: TOMLTable, _ out: inout [NodeConfig.Forward], socks5: String) {
-        guard let tables = arrayOfTables(root, "forward", known: ["listen", "peer", "target"]) else { return }
+        guard let tables = arrayOfTables(root, "forward", known: ["listen", "peer", "target", "network"]) else { return }
         var result: [NodeConfig.Forward] = []
         let before = issues.count
         // Listen addresses by their canonical text, so `[::1]:80` and `[0::1]:80` collide.
@@ -102,8 +104,9 @@ extension Reader {
             string(t, s, "listen", &f.listen) { HostPort.parse($0) == nil ? "not an IP:port address: \($0)" : nil }
             string(t, s, "peer", &f.peer) { (text: String) throws(NodeConfig.GrammarError) -> String in try NodeConfig.nodeIDHex(text) }
             string(t, s, "target", &f.target, check: NodeConfig.forwardTargetProblem)
+            string(t, s, "network", &f.network) { ["tcp", "udp"].contains($0) ? nil : "must be \"tcp\" or \"udp\"" }
             if let hp = HostPort.parse(f.listen) {
-                let k = Self.listenKey(hp)
+                let k = Self.listenKey(hp) + (f.network == "udp" ? " udp" : "")
                 if let other = taken[k] { issue("\(s).listen", "\(f.listen) is already the listen address of \(other)") }
                 taken[k] = "\(s)"
             }

@@ -52,7 +52,7 @@ extension PeerRunLoop {
             guard let listen = request.listen, let peer = request.peer, let target = request.target else {
                 return .failure("forward-add needs listen, peer and target")
             }
-            switch router.addForward(listen: listen, peer: peer, target: target) {
+            switch router.addForward(listen: listen, peer: peer, target: target, network: request.network ?? "tcp") {
             case .success(let message): return .success(ControlResult(message: message))
             case .failure(let error): return .failure(error.description)
             }

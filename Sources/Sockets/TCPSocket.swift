@@ -91,6 +91,18 @@ public enum TCPSocket {
         return fd
     }
 
+    /// A UDP socket bound to `address` (a UDP forward's listener).
+    public static func bindUDP(on address: SocketAddress) throws(SocketError) -> Int32 {
+        let fd = socket(address.family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SocketError("socket", errno) }
+        if address.bindRC(fd) != 0 {
+            let code = errno
+            close(fd)
+            throw SocketError("bind \(address)", code)
+        }
+        return fd
+    }
+
     /// Reads what is available (at most `max` bytes). Returns [] at end of stream, nil when the
     /// read would block.
     public static func readAvailable(_ fd: Int32, max: Int) throws(SocketError) -> [UInt8]? {

@@ -43,15 +43,18 @@ struct ForwardCommand: ParsableCommand {
         @Argument(help: "Local IP:port to listen on.") var listen: String
         @Argument(help: "The exit peer: node ID, a unique prefix of 8+ hex digits, or an enode URL.") var peer: String
         @Argument(help: "A service name of the exit, or host:port as the exit sees it.") var target: String
+        @Flag(help: "Forward UDP datagrams (one session per client address) instead of TCP connections.") var udp = false
         func run() throws {
-            print(try control.call(ControlRequest(command: .forwardAdd, listen: listen, peer: peer, target: target)).message ?? "ok")
+            var request = ControlRequest(command: .forwardAdd, listen: listen, peer: peer, target: target)
+            request.network = udp ? "udp" : "tcp"
+            print(try control.call(request).message ?? "ok")
         }
     }
 
     struct Remove: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Stop the forward listening on LISTEN (open sessions go on).")
         @OptionGroup var control: ControlOptions
-        @Argument(help: "The forward's local IP:port.") var listen: String
+        @Argument(help: "The forward's local IP:port (a UDP forward's too).") var listen: String
         func run() throws {
             print(try control.call(ControlRequest(command: .forwardRemove, listen: listen)).message ?? "ok")
         }
@@ -63,8 +66,8 @@ struct ForwardCommand: ParsableCommand {
         func run() throws {
             let forwards = try control.call(ControlRequest(command: .forwards)).forwards ?? []
             guard !forwards.isEmpty else { print("no forwards"); return }
-            printTable(header: ["LISTEN", "PEER", "TARGET", "FROM"],
-                       rows: forwards.map { [$0.listen, String($0.peer.prefix(16)) + "…", $0.target, $0.runtime ? "run time" : "config"] })
+            printTable(header: ["LISTEN", "NET", "PEER", "TARGET", "FROM"],
+                       rows: forwards.map { [$0.listen, $0.network, String($0.peer.prefix(16)) + "…", $0.target, $0.runtime ? "run time" : "config"] })
         }
     }
 }

@@ -18,6 +18,7 @@ final class EntryListeners {
     private var socks: (config: NodeConfig.Socks5, channel: EventLoopFuture<Channel>)?
     /// Forwards by listen address: from the config, and added at run time.
     private var forwards: [String: (forward: NodeConfig.Forward, channel: EventLoopFuture<Channel>, runtime: Bool)] = [:]
+    private var udpForwards: [String: UDPForward] = [:]
 
     init(router: StreamRouter) { self.router = router }
 
@@ -35,19 +36,21 @@ final class EntryListeners {
                 router.log("no SOCKS5 entry on \(socks5.listen): \(error)")
             }
         }
-        for (address, f) in forwards where !f.runtime && !wanted.contains(f.forward) {
+        for (key, f) in forwards where !f.runtime && !wanted.contains(f.forward) {
             Self.close(f.channel)
-            forwards[address] = nil
+            forwards[key] = nil
+            udpForwards.removeValue(forKey: key)?.stop()
         }
-        for f in wanted where forwards[f.listen]?.forward != f {
-            if let old = forwards.removeValue(forKey: f.listen) { Self.close(old.channel) }
+        for f in wanted where forwards[Self.key(f)]?.forward != f {
+            if let old = forwards.removeValue(forKey: Self.key(f)) { Self.close(old.channel) }
+            udpForwards.removeValue(forKey: Self.key(f))?.stop()
             if case .failure(let e) = add(f, runtime: false) { router.log("no forward on \(f.listen): \(e)") }
         }
     }
 
     /// Starts a forward; the error says why not (address taken, bad target).
     func add(_ f: NodeConfig.Forward, runtime: Bool) -> Result<Void, EntryError> {
-        guard forwards[f.listen] == nil else { return .failure(.badTarget("\(f.listen) is already forwarded")) }
+        guard forwards[Self.key(f)] == nil else { return .failure(.badTarget("\(f.listen) is already forwarded")) }
         let target: MuxTarget
         switch Self.target(f.target) {
         case .success(let t): target = t
@@ -56,6 +59,7 @@ final class EntryListeners {
         guard let peer = Hex.decode(Array(f.peer.utf8)), peer.count == 64 else {
             return .failure(.badPeer("\(f.peer) is not a 128-digit node ID"))
         }
+        if f.network == "udp" { return addUDP(f, peer: peer, target: target, runtime: runtime) }
         do {
             let channel = try listen(f.listen) { [unowned self] channel in self.acceptForward(channel, peer: peer, target: target, listen: f.listen) }
             forwards[f.listen] = (f, channel, runtime)
@@ -66,9 +70,31 @@ final class EntryListeners {
         }
     }
 
+    private func addUDP(_ f: NodeConfig.Forward, peer: [UInt8], target: MuxTarget, runtime: Bool) -> Result<Void, EntryError> {
+        guard let hp = HostPort.parse(f.listen), let sa = Sockets.SocketAddress(ip: hp.ip, port: hp.port) else {
+            return .failure(.badTarget("not an IP:port address: \(f.listen)"))
+        }
+        do {
+            let fd = try TCPSocket.bindUDP(on: sa)
+            let forward = UDPForward(router: router, peer: peer, target: target)
+            let channel = forward.start(fd: fd)
+            forwards[Self.key(f)] = (f, channel, runtime)
+            udpForwards[Self.key(f)] = forward
+            router.log("UDP forward \(f.listen) → \(f.target) on peer \(f.peer.prefix(16))…")
+            return .success(())
+        } catch {
+            return .failure(.badTarget("cannot bind UDP \(f.listen): \(error)"))
+        }
+    }
+
+    /// Forwards by listen address and network (a TCP and a UDP forward may share an address).
+    static func key(_ f: NodeConfig.Forward) -> String { f.network == "udp" ? "udp \(f.listen)" : f.listen }
+
     func remove(listen: String) -> Bool {
-        guard let f = forwards.removeValue(forKey: listen) else { return false }
+        guard let key = forwards[listen] != nil ? listen : forwards["udp \(listen)"] != nil ? "udp \(listen)" : nil,
+              let f = forwards.removeValue(forKey: key) else { return false }
         Self.close(f.channel)
+        udpForwards.removeValue(forKey: key)?.stop()
         return true
     }
 
@@ -164,7 +190,9 @@ final class SOCKS5EntryHandler: ChannelInboundHandler, RemovableChannelHandler {
     let stream: LocalStream
     unowned let router: StreamRouter
     let config: NodeConfig.Socks5
-    private var handshake = SOCKS5ServerHandshake()
+    private var handshake = SOCKS5ServerHandshake(allowUDPAssociate: true)
+    /// A UDP ASSOCIATE's relay, alive while this connection is.
+    private var association: SOCKS5UDPAssociation?
     private var done = false
     private var deadline: Scheduled<Void>?
 
@@ -186,6 +214,7 @@ final class SOCKS5EntryHandler: ChannelInboundHandler, RemovableChannelHandler {
     func handlerRemoved(context: ChannelHandlerContext) { deadline?.cancel() }
 
     func channelInactive(context: ChannelHandlerContext) {
+        association?.close()
         // Gone while its session was being opened: the session is aborted.
         stream.gone = true
         stream.mux?.localClosed(stream)
@@ -193,7 +222,7 @@ final class SOCKS5EntryHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !done else { return }
+        guard !done else { return }   // after the request: an association's idle TCP chatter
         let bytes = Array(unwrapInboundIn(data).readableBytesView)
         for step in handshake.feed(bytes) {
             switch step {
@@ -232,7 +261,27 @@ final class SOCKS5EntryHandler: ChannelInboundHandler, RemovableChannelHandler {
         channel.writeAndFlush(channel.allocator.buffer(bytes: bytes), promise: written)
     }
 
+    /// UDP ASSOCIATE (RFC 1928 section 7): a relay socket next to the listener, its address in
+    /// the reply; the TCP connection then only holds the association open.
+    private func associate(_ context: ChannelHandlerContext, _ request: SOCKS5Request) {
+        let channel = context.channel
+        let association = SOCKS5UDPAssociation(router: router, config: config, tcpClient: channel.remoteAddress, request: request)
+        self.association = association
+        association.start(localIP: channel.localAddress?.ipAddress ?? "127.0.0.1") { [stream] relay in
+            guard let relay, let ip = relay.ipAddress.flatMap(IPAddress.init), let port = relay.port else {
+                Self.writeThenClose(channel, SOCKS5ServerHandshake.reply(.generalFailure))
+                return
+            }
+            let bound: SOCKS5Address = ip.isIPv4 ? .ipv4(ip.bytes) : .ipv6(ip.bytes)
+            channel.writeAndFlush(channel.allocator.buffer(bytes: SOCKS5ServerHandshake.reply(.succeeded, bound: bound, port: UInt16(port))),
+                                  promise: nil)
+            // Bytes on the TCP connection mean nothing now; reading on notices its close.
+            stream.resumeReads()
+        }
+    }
+
     private func route(_ context: ChannelHandlerContext, _ request: SOCKS5Request, _ leftover: [UInt8]) {
+        if request.command == .udpAssociate { return associate(context, request) }
         let peer: [UInt8]
         let target: MuxTarget
         switch Self.destination(request, defaultExit: config.defaultExit, router: router) {

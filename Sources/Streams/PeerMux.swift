@@ -28,6 +28,8 @@ public final class PeerMux {
     var opening: [UInt16: (MuxErrorCode?) -> Void] = [:]
     /// Exit sessions whose target is being resolved or connected.
     var connecting: [UInt16: PendingExit] = [:]
+    /// UDP sessions: the relay at the entry, the exit's socket.
+    var datagramEndpoints: [UInt16: DatagramEndpoint] = [:]
     /// Sessions whose socket is not read until their send queue drains.
     private var paused: Set<UInt16> = []
     private var pumping = false
@@ -82,6 +84,8 @@ public final class PeerMux {
         connecting.removeAll()
         for stream in streams.values { stream.reset() }
         streams.removeAll()
+        for endpoint in datagramEndpoints.values { endpoint.sessionClosed(.networkUnreachable) }
+        datagramEndpoints.removeAll()
         router.budgetChanged(self, buffered: 0, growth: 0)
     }
 
@@ -100,6 +104,16 @@ public final class PeerMux {
                 } else if let pending = connecting[id] {
                     pending.data.append(bytes)
                 }
+            case .datagram(let id, let bytes, let address):
+                router.counters.streamBytesIn += UInt64(bytes.count)
+                // A datagram is consumed as soon as it is handed on (or dropped): UDP has no
+                // backpressure to pass along, and the window only bounds what is in flight.
+                if let endpoint = datagramEndpoints[id] {
+                    endpoint.received(bytes, address: address)
+                } else if let pending = connecting[id] {
+                    pending.datagrams.append((bytes, address))
+                }
+                link.consumed(id, bytes.count, now: .now, growthAllowance: 0)
             case .remoteFinished(let id):
                 if let stream = streams[id] { stream.shutOutputAfterWrites() } else { connecting[id]?.fin = true }
             case .closed(let id, let code):
@@ -110,6 +124,7 @@ public final class PeerMux {
                     if code == nil { stream.closeAfterWrites() } else { stream.reset() }
                 }
                 if let pending = connecting.removeValue(forKey: id) { pending.cancelled = true }
+                datagramEndpoints.removeValue(forKey: id)?.sessionClosed(code)
                 if let code, code == .flowControl {
                     router.counters.flowViolations += 1
                     router.log("peer \(shortID)… session \(id): aborted: \(code)")
@@ -268,8 +283,68 @@ public final class PeerMux {
     }
 }
 
+/// The local side of a UDP session: the entry's relay or the exit's socket.
+protocol DatagramEndpoint: AnyObject {
+    /// A datagram from the peer: to `address` (at the exit) or from it (at the entry); nil
+    /// means the session's target.
+    func received(_ bytes: [UInt8], address: MuxTarget?)
+    /// The session ended (with the code when it was aborted).
+    func sessionClosed(_ code: MuxErrorCode?)
+}
+
+extension PeerMux {
+    /// Opens a UDP session to `target` for `endpoint`, its first datagram riding with the New;
+    /// `reply` as for streams. Nil when the link holds its limit of sessions.
+    func openDatagrams(_ target: MuxTarget, for endpoint: DatagramEndpoint, first: [UInt8], deadline: NIODeadline,
+                       reply: @escaping (MuxErrorCode?) -> Void) -> UInt16? {
+        guard !closed, let id = link.open(target, now: .now) else { return nil }
+        router.counters.opensStarted += 1
+        datagramEndpoints[id] = endpoint
+        opening[id] = reply
+        link.sendDatagram(id, first)
+        router.eventLoop.scheduleTask(deadline: deadline) { [weak self] in
+            guard let self, let reply = self.opening.removeValue(forKey: id) else { return }
+            self.datagramEndpoints[id] = nil
+            self.link.abort(id, .timedOut)
+            self.pump()
+            reply(.timedOut)
+        }
+        pump()
+        return id
+    }
+
+    /// Sends one datagram on UDP session `id` (dropped and counted past the bounds).
+    func sendDatagram(_ id: UInt16, _ bytes: [UInt8], address: MuxTarget?) {
+        router.counters.streamBytesOut += UInt64(bytes.count)
+        if !link.sendDatagram(id, bytes, address: address) { router.counters.datagramsDropped += 1 }
+        pump()
+    }
+
+    /// Ends UDP session `id` from this side (idle, or its owner went away).
+    func closeDatagrams(_ id: UInt16) {
+        datagramEndpoints[id] = nil
+        opening[id] = nil
+        link.close(id)
+        pump()
+    }
+
+    /// The exit's UDP socket for session `id` is ready: accepted, and what came early delivered.
+    func exitDatagramsReady(_ id: UInt16, endpoint: DatagramEndpoint) {
+        guard let pending = connecting.removeValue(forKey: id), !pending.cancelled, !closed else {
+            endpoint.sessionClosed(nil)
+            return
+        }
+        datagramEndpoints[id] = endpoint
+        link.accept(id)
+        router.counters.opensAccepted += 1
+        for (bytes, address) in pending.datagrams { endpoint.received(bytes, address: address) }
+        pump()
+    }
+}
+
 /// An exit session between its New and its target's connect.
 final class PendingExit {
+    var datagrams: [([UInt8], MuxTarget?)] = []
     var data: [[UInt8]] = []
     var fin = false
     var cancelled = false

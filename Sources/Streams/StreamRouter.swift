@@ -44,10 +44,16 @@ public final class StreamRouter {
     public private(set) var totalBuffered = 0
     private var endedStalls: UInt64 = 0
     lazy var listeners = EntryListeners(router: self)
+    /// UDP sessions' local sides, for the idle sweep.
+    var udpExits: [ObjectIdentifier: UDPExit] = [:]
+    var udpEntries: [ObjectIdentifier: UDPEntryOwner] = [:]
 
     public init(eventLoop: EventLoop, hooks: Hooks) {
         self.eventLoop = eventLoop
         self.hooks = hooks
+        eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [weak self] _ in
+            self?.sweepIdleDatagrams()
+        }
     }
 
     func log(_ message: String) { hooks.log(message) }
@@ -145,10 +151,6 @@ public final class StreamRouter {
     /// The peer asks for `target`: allowed? then resolve and connect, all off the loop's
     /// critical path; the session is accepted or refused when that is known.
     func exitOpen(_ mux: PeerMux, _ id: UInt16, _ target: MuxTarget) {
-        guard target.network == .tcp else {
-            refuseExit(mux, id, .notSupported, target: target, why: "UDP sessions are not supported yet")
-            return
-        }
         guard hasBudget(for: mux) else {
             refuseExit(mux, id, .bufferBudget, target: target, why: "buffer budget spent")
             return
@@ -158,6 +160,18 @@ public final class StreamRouter {
             return
         }
         let trusted = hooks.isTrusted(mux.nodeID)
+        if target.network == .udp {
+            // The New's destination is checked now (a denied one refuses the session); every
+            // later datagram's destination is checked by the exit's socket, one by one.
+            if case .deny(let reason) = policy.decide(peer: mux.nodeID, trusted: trusted, target: exitTarget) {
+                return deny(mux, id, target: target, reason: reason)
+            }
+            mux.connecting[id] = PendingExit()
+            let ipv6: Bool
+            if case .address(let ip, _) = exitTarget { ipv6 = !ip.isIPv4 } else { ipv6 = false }
+            UDPExit(router: self, mux: mux, id: id, target: target).start(ipv6: ipv6)
+            return
+        }
         let deadline = NIODeadline.now() + .milliseconds(Int64(settings.connectTimeoutMs))
         mux.connecting[id] = PendingExit()
         switch policy.decide(peer: mux.nodeID, trusted: trusted, target: exitTarget) {
@@ -296,7 +310,8 @@ public final class StreamRouter {
     }
 
     /// `stockade forward add`: a forward that lives until removed or the process restarts.
-    public func addForward(listen: String, peer: String, target: String) -> Result<String, EntryError> {
+    public func addForward(listen: String, peer: String, target: String, network: String = "tcp") -> Result<String, EntryError> {
+        guard network == "tcp" || network == "udp" else { return .failure(.badTarget("network must be tcp or udp, not \(network)")) }
         var id = peer.lowercased()
         if id.hasPrefix("enode://") { id = String(id.dropFirst(8).prefix(128)) }
         if id.count != 128 {
@@ -305,9 +320,9 @@ public final class StreamRouter {
             case .failure(let e): return .failure(e)
             }
         }
-        let f = NodeConfig.Forward(listen: listen, peer: id, target: target)
+        let f = NodeConfig.Forward(listen: listen, peer: id, target: target, network: network)
         switch listeners.add(f, runtime: true) {
-        case .success: return .success("forwarding \(listen) to \(target) on \(id.prefix(16))…")
+        case .success: return .success("forwarding \(network) \(listen) to \(target) on \(id.prefix(16))…")
         case .failure(let e): return .failure(e)
         }
     }
@@ -315,7 +330,8 @@ public final class StreamRouter {
     public func removeForward(listen: String) -> Bool { listeners.remove(listen: listen) }
 
     public func forwards() -> [ForwardInfo] {
-        listeners.list.map { ForwardInfo(listen: $0.forward.listen, peer: $0.forward.peer, target: $0.forward.target, runtime: $0.runtime) }
+        listeners.list.map { ForwardInfo(listen: $0.forward.listen, peer: $0.forward.peer, target: $0.forward.target, runtime: $0.runtime,
+                                         network: $0.forward.network) }
     }
 
     public var openSessions: Int { muxes.values.reduce(0) { $0 + $1.link.liveCount } }
@@ -339,6 +355,8 @@ public struct StreamCounters: Sendable, Equatable {
     public var streamBytesIn: UInt64 = 0
     public var streamBytesOut: UInt64 = 0
     public var bufferedBytes: UInt64 = 0
+    /// Datagrams dropped: too large, past a session's queue, or to a destination the exit denies.
+    public var datagramsDropped: UInt64 = 0
 }
 
 public enum EntryError: Error, CustomStringConvertible {
