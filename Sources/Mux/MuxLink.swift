@@ -565,9 +565,8 @@ public struct MuxLimits: Sendable {
     public static let messageSize = 64 * 1024
     /// Until a Ping's round trip is measured.
     public static let defaultRTT: Duration = .milliseconds(1)
-    /// Below a millisecond, scheduling on a loaded host decides more than the path does; a
-    /// window consumed that fast (128 KiB per ms, over 100 MB/s) is worth growing anyway.
-    public static let minimumRTT: Duration = .milliseconds(1)
+    /// Loopback round trips are tens of microseconds; below this, timing noise decides.
+    public static let minimumRTT: Duration = .microseconds(200)
 }
 
 /// What the driver must act on.

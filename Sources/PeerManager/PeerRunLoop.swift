@@ -62,7 +62,11 @@ final class PeerRunLoop: @unchecked Sendable {
     /// NIO's write-buffer watermarks for peer sockets: above `high` bytes unwritten the peer is
     /// not read (and its mux does not send) until below `low`. 256 KiB holds four mux messages,
     /// enough to keep the socket busy, little enough to bound what one peer costs.
-    static let peerWriteWatermark = WriteBufferWaterMark(low: 64 * 1024, high: 256 * 1024)
+    static let peerWriteWatermark = ChannelOptions.Types.WriteBufferWaterMark(low: 64 * 1024, high: 256 * 1024)
+    /// TCP_NOTSENT_LOWAT (linux/tcp.h, 25; not in Swift's Glibc): 128 KiB, as HTTP/2 servers
+    /// use it to keep priorities meaningful under bulk transfers.
+    static let tcpNotSentLowat: Int32 = 25
+    static let unsentLowWater: Int32 = 128 * 1024
 
     /// The streams over the peer links: SOCKS5, forwards, the exit's allowlist.
     private(set) lazy var router = StreamRouter(eventLoop: eventLoop, hooks: .init(
@@ -230,6 +234,10 @@ final class PeerRunLoop: @unchecked Sendable {
             onTraffic: { [counters] i, o in counters.update { $0.bytesIn += UInt64(i); $0.bytesOut += UInt64(o) } },
             onClosed: { [unowned self] reason, remote in self.peerClosed(nodeID, connectionID: h.connectionID, reason: reason, remote: remote) })
         let boxed = NIOLoopBound(handler, eventLoop: eventLoop)
+        // The kernel keeps at most this much unsent, so a bulk session's bytes wait in the mux
+        // (where sessions take turns) rather than in one FIFO ahead of every other session.
+        var lowat = Self.unsentLowWater
+        _ = setsockopt(fd, Int32(IPPROTO_TCP), Self.tcpNotSentLowat, &lowat, socklen_t(MemoryLayout<Int32>.size))
         ClientBootstrap(group: eventLoop)
             .channelOption(ChannelOptions.writeBufferWaterMark, value: Self.peerWriteWatermark)
             .channelInitializer { channel in

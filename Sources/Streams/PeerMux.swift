@@ -36,8 +36,9 @@ public final class PeerMux {
     private var pumpScheduled = false
     private(set) var closed = false
 
-    /// What a pump writes before yielding the loop to other peers (fairness between links).
-    static let pumpBudget = 1 << 20
+    /// What a pump writes before yielding the loop (two messages): a new session's open or
+    /// first byte waits at most this long behind a bulk one on either side's event loop.
+    static let pumpBudget = 128 * 1024
 
     init(nodeID: [UInt8], peerAddress: String, role: MuxRole, limits: MuxLimits, router: StreamRouter) {
         self.nodeID = nodeID
@@ -69,7 +70,17 @@ public final class PeerMux {
 
     public func transportWritable() { pump() }
 
-    public func rttMeasured(_ rtt: Duration) { link.rtt = rtt }
+    /// The link's path round trip is the least of its recent Pings (BBR's min_rtt): a Ping
+    /// that waited behind bulk data measures the queue, and growing windows on it would only
+    /// grow the queue (every session behind it waits as long).
+    public func rttMeasured(_ rtt: Duration) {
+        recentRTTs.append(rtt)
+        if recentRTTs.count > Self.rttSamples { recentRTTs.removeFirst() }
+        link.rtt = recentRTTs.min()
+    }
+    private var recentRTTs: [Duration] = []
+    /// Pings remembered for the minimum: ten seconds of them while sessions are open.
+    static let rttSamples = 10
 
     /// Whether any session is open (the link then measures its round trip more often).
     public var hasSessions: Bool { link.sessionCount > 0 }

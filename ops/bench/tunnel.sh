@@ -330,7 +330,7 @@ tunnel_pids() {
     v2ray-*) echo "$v2ray_client $v2ray_server" ;;
     stockade-*)
       for p in $(descendants "$stockade_a" "$stockade_b"); do
-        [ "$(cat "/proc/$p/comm" 2>/dev/null)" = stockade-pm ] && echo "$p"
+        if [ "$(cat "/proc/$p/comm" 2>/dev/null)" = stockade-pm ]; then echo "$p"; fi
       done | tr '\n' ' ' ;;
     *) echo "" ;;
   esac
