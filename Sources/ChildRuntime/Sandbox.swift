@@ -11,7 +11,8 @@ public enum Sandbox {
     static let unprivilegedID: UInt32 = 65534
 
     /// Enters the sandbox; returns what was done, for the log.
-    public static func enter(denyFileAccess: Bool) -> String {
+    /// `readOnlyFiles` (when not `denyFileAccess`): files may be read, never written or executed.
+    public static func enter(denyFileAccess: Bool, readOnlyFiles: Bool = false) -> String {
         var done: [String] = []
         if getuid() == 0 || geteuid() == 0 {
             // Supplementary groups first, then gid, then uid: after setuid we could not.
@@ -25,6 +26,9 @@ public enum Sandbox {
         if denyFileAccess {
             if let problem = FileAccessFilter.install() { done.append("no file-access filter: \(problem)") }
             else { done.append("file access and exec denied (seccomp)") }
+        } else if readOnlyFiles {
+            if let problem = FileAccessFilter.install(readOnly: true) { done.append("no file-access filter: \(problem)") }
+            else { done.append("file writes and exec denied (seccomp)") }
         }
         return done.joined(separator: ", ")
     }

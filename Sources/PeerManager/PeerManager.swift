@@ -76,7 +76,9 @@ public final class PeerManager {
     /// The IPC thread's loop; returns after shutdown once every peer is disconnected.
     public func run() throws {
         // No file filter here: NIO may read /proc and /sys; the peer manager holds no key.
-        child.log(Sandbox.enter(denyFileAccess: false))
+        // Reads stay (NIO reads /proc and /sys; the exit's resolver reads /etc/hosts and
+        // resolv.conf); writes, creation and exec go: the peer manager holds no key and writes no file.
+        child.log(Sandbox.enter(denyFileAccess: false, readOnlyFiles: true))
         child.announceReady()
         try child.loop.run()
         try? group.syncShutdownGracefully()

@@ -16,6 +16,7 @@ final class SandboxTests: XCTestCase {
         try daemon.waitReady()
         // The sandbox is entered on Configure, just after ready; give it a moment.
         XCTAssertTrue(daemon.waitFor(10) { _, err in err.components(separatedBy: "no_new_privs set").count - 1 >= 4 }, daemon.stderr)
+        XCTAssertTrue(daemon.stderr.contains("file writes and exec denied (seccomp)"), "the peer manager's filter:\n\(daemon.stderr)")
         let kids = daemon.children()
         XCTAssertEqual(kids.count, 4, "\(kids)")
         for kid in kids {
@@ -23,9 +24,9 @@ final class SandboxTests: XCTestCase {
             if getuid() == 0 {
                 XCTAssertEqual(statusField(kid.pid, "Uid")?.split(separator: "\t").first.map(String.init), "65534", kid.role)
             }
-            // Workers and the acceptor have the seccomp filter (mode 2); the peer manager not.
-            let filtered = kid.role.contains("child worker") || kid.role.contains("child acceptor")
-            XCTAssertEqual(statusField(kid.pid, "Seccomp"), filtered ? "2" : "0", kid.role)
+            // Every child has a seccomp filter (mode 2): workers and the acceptor without files,
+            // the peer manager with read-only files.
+            XCTAssertEqual(statusField(kid.pid, "Seccomp"), "2", kid.role)
         }
         // The supervisor itself keeps its privileges (it binds sockets and writes the key).
         XCTAssertEqual(statusField(daemon.pid, "Seccomp"), "0")
