@@ -13,6 +13,7 @@ final class NodeMetrics {
     private lazy var peersOutbound = registry.makeGauge(name: "stockade_peers", labels: [("direction", "outbound")], help: "Live peers by direction.")
     private lazy var pending = registry.makeGauge(name: "stockade_pending_handshakes", help: "Connections in handshakes (acceptor's count).")
     private lazy var runLoopLag = registry.makeGauge(name: "stockade_run_loop_lag_seconds", help: "How late the peer manager's run loop ran its last tick.")
+    private lazy var sessionsOpen = registry.makeGauge(name: "stockade_sessions_open", help: "Mux sessions open over peer links.")
     private lazy var workersUp = registry.makeGauge(name: "stockade_workers_up", help: "Handshake workers running and healthy.")
 
     /// Called with each heartbeat of a child (`slot` names the process: "worker[0]", …).
@@ -29,6 +30,7 @@ final class NodeMetrics {
             peersInbound.set(Double(counters["peers_inbound"] ?? 0))
             peersOutbound.set(Double(counters["peers_outbound"] ?? 0))
             runLoopLag.set(Double(counters["run_loop_lag_us"] ?? 0) / 1e6)
+            sessionsOpen.set(Double(counters["sessions_open"] ?? 0))
         case "acceptor":
             pending.set(Double(counters["pending"] ?? 0))
         default:
@@ -81,6 +83,10 @@ final class NodeMetrics {
             return registry.makeCounter(name: "stockade_peer_received_bytes_total", help: "Bytes received from live peers.")
         case ("peer-manager", "bytes_out_total"):
             return registry.makeCounter(name: "stockade_peer_sent_bytes_total", help: "Bytes sent to live peers.")
+        case ("peer-manager", let n) where n.hasPrefix("session_opens_"):
+            // session_opens_{started,accepted,denied,failed,refused}_total (StreamCounters).
+            let result = String(n.dropFirst("session_opens_".count).dropLast("_total".count))
+            return registry.makeCounter(name: "stockade_session_opens_total", labels: [("result", result)], help: "Session opens by result.")
         case ("acceptor", "accepted_total"):
             return registry.makeCounter(name: "stockade_inbound_connections_total", labels: [("result", "accepted")], help: "Inbound TCP connections by admission result.")
         case ("acceptor", "refused_total"):
