@@ -250,6 +250,21 @@ final class LoopbackServer: @unchecked Sendable {
         }
     }
 
+    /// Sends `banner`, shuts its write side first, then reads what the client still sends
+    /// until its end of stream (kept in `received`, with how the stream ended).
+    static func bannerFirst(for test: XCTestCase, banner: [UInt8], received: Received) throws -> LoopbackServer {
+        try start(for: test) { conn, server in
+            let deadline = Date().addingTimeInterval(120)
+            guard conn.write(banner, deadline: deadline, cancelled: { server.stopped }) else { return }
+            conn.shutdownWrite()
+            while true {
+                let r = conn.read(deadline: deadline, cancelled: { server.stopped })
+                guard case .bytes(let b) = r else { return received.finish(r) }
+                received.append(b)
+            }
+        }
+    }
+
     /// Reads and discards until end of stream.
     static func sink(for test: XCTestCase) throws -> LoopbackServer {
         try start(for: test) { conn, server in
@@ -273,6 +288,17 @@ final class LoopbackServer: @unchecked Sendable {
             }
         }
     }
+}
+
+/// What a server thread received and how its stream ended, for the test to read.
+final class Received: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data: [UInt8] = []
+    private var how: TCPConn.ReadResult?
+    func append(_ b: [UInt8]) { lock.withLock { data += b } }
+    func finish(_ r: TCPConn.ReadResult) { lock.withLock { how = r } }
+    var bytes: [UInt8] { lock.withLock { data } }
+    var ending: TCPConn.ReadResult? { lock.withLock { how } }
 }
 
 /// A byte count shared between a server thread and the test.

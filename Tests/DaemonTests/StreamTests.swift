@@ -136,9 +136,21 @@ final class StreamTests: XCTestCase {
     func testEchoAndHalfCloseThroughAForward() throws {
         let trailer = Array("\n-- end of echo --\n".utf8)
         let echo = try LoopbackServer.echo(for: self, trailer: trailer)
-        let forward = try freeLoopbackPort()
-        let pair = try startPair(services: ["echo": echo.port], aExtra: {
-            "[[forward]]\nlisten = \"127.0.0.1:\(forward)\"\npeer = \"\($0)\"\ntarget = \"echo\""
+        let banner = Array("banner, then my EOF\n".utf8)
+        let received = Received()
+        let bannerFirst = try LoopbackServer.bannerFirst(for: self, banner: banner, received: received)
+        let forward = try freeLoopbackPort(), reverse = try freeLoopbackPort()
+        let pair = try startPair(services: ["echo": echo.port, "banner": bannerFirst.port], aExtra: { id in
+            """
+            [[forward]]
+            listen = "127.0.0.1:\(forward)"
+            peer = "\(id)"
+            target = "echo"
+            [[forward]]
+            listen = "127.0.0.1:\(reverse)"
+            peer = "\(id)"
+            target = "banner"
+            """
         })
 
         // Interactive: each line comes back before the next is sent.
@@ -186,6 +198,20 @@ final class StreamTests: XCTestCase {
         XCTAssertEqual(checker.count, size)
         XCTAssertNil(checker.firstMismatch, "echo differs at offset \(checker.firstMismatch ?? -1)")
         XCTAssertEqual(tail, trailer, "what the server sent after our EOF")
+
+        // The other way round: the server ends its direction first; the client reads the
+        // banner and the EOF, then still sends 100 KiB and closes. The server gets all of it
+        // and an orderly end of stream, not a reset.
+        let late = LoopbackServer.pattern(seed: 9, count: 100 << 10)
+        let client2 = try TCPConn.connect(port: reverse)
+        XCTAssertEqual(client2.readToEnd(timeout: 15), banner, "the banner, then the server's EOF")
+        XCTAssertTrue(client2.write(late, deadline: Date().addingTimeInterval(30)))
+        client2.close()
+        let endDeadline = Date().addingTimeInterval(30)
+        while received.ending == nil && Date() < endDeadline { usleep(20_000) }
+        XCTAssertEqual(received.ending, .end, "how the server's input ended")
+        XCTAssertEqual(received.bytes.count, late.count)
+        XCTAssertTrue(received.bytes == late, "the bytes sent after the server's EOF differ")
         withExtendedLifetime(pair) {}
     }
 
