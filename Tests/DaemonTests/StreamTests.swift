@@ -17,6 +17,12 @@ final class StreamTests: XCTestCase {
         let aKey: NodeKeyOnDisk
         let bID: String
         var stkID: String { String(bID.prefix(12)) }
+
+        /// Which daemon was told to stop while the test still ran (a signal from outside the
+        /// test: this machine is shared), for failure messages.
+        var stopsSoFar: String {
+            [("A", a), ("B", b)].filter { $0.1.stderr.contains("stopping (") }.map { "\($0.0) logged \"stopping\"" }.joined(separator: ", ")
+        }
     }
 
     /// Starts exit B with `services` allowed to A (plus `bExtra` TOML) and entry A peered to it
@@ -123,7 +129,7 @@ final class StreamTests: XCTestCase {
         let started = Date()
         let result = client.drain(into: &checker, count: size, deadline: started.addingTimeInterval(400))
         let seconds = Date().timeIntervalSince(started)
-        XCTAssertEqual(result, .bytes([]), "stopped after \(checker.count) of \(size) bytes")
+        XCTAssertEqual(result, .bytes([]), "stopped after \(checker.count) of \(size) bytes \(pair.stopsSoFar)")
         XCTAssertEqual(checker.count, size)
         XCTAssertNil(checker.firstMismatch, "first differing byte at offset \(checker.firstMismatch ?? -1)")
         XCTAssertEqual(client.read(deadline: Date().addingTimeInterval(30)), .end, "the target's close did not reach the client")
@@ -275,7 +281,7 @@ final class StreamTests: XCTestCase {
 
         // The stalled reader resumes and gets every byte, in order, then the end of stream.
         let r = stalled.drain(into: &stalledChecker, count: stalledSize - stalledChecker.count, deadline: Date().addingTimeInterval(300))
-        XCTAssertEqual(r, .bytes([]), "resumed reader stopped at \(stalledChecker.count)")
+        XCTAssertEqual(r, .bytes([]), "resumed reader stopped at \(stalledChecker.count) \(pair.stopsSoFar)")
         XCTAssertEqual(stalledChecker.count, stalledSize)
         XCTAssertNil(stalledChecker.firstMismatch, "resumed reader: first differing byte at \(stalledChecker.firstMismatch ?? -1)")
         XCTAssertEqual(stalled.read(deadline: Date().addingTimeInterval(30)), .end)
