@@ -10,7 +10,7 @@ import Glibc
 /// only exit node B may reach, through A's SOCKS5 entry and its forwards; B's allowlist lets A
 /// in and keeps C out. Every check compares exact bytes or exact codes.
 final class StreamTests: XCTestCase {
-    /// A's (and C's) view of exit B: B's daemon, its ID and the name prefix for `.stk` hosts.
+    /// Entry A and exit B, A's key, B's ID and the prefix that names B in `.stk` hosts.
     struct Pair {
         let a: DaemonProcess
         let b: DaemonProcess
@@ -25,10 +25,11 @@ final class StreamTests: XCTestCase {
         }
     }
 
-    /// Starts exit B with `services` allowed to A (plus `bExtra` TOML) and entry A peered to it
-    /// statically with `aExtra` (where "$B" stands for B's node ID); waits until both see the link.
-    func startPair(services: [String: UInt16], aExtra: (String) -> String, bExtra: String = "", bArguments: [String] = [],
-                   extraKeys: [NodeKeyOnDisk] = []) throws -> Pair {
+    /// Starts exit B with `services` allowed to A and entry A peered to it
+    /// statically, with a forward to B's service for each of `forwards` (local port, service)
+    /// and `aExtra` TOML; waits until both see the link.
+    func startPair(services: [String: UInt16], forwards: [(port: UInt16, service: String)] = [], aExtra: String = "",
+                   bArguments: [String] = []) throws -> Pair {
         let dir = try scratchDirectory(for: self)
         let aKey = try NodeKeyOnDisk(in: dir)
         let serviceLines = services.sorted { $0.key < $1.key }.map { "\($0.key) = \"127.0.0.1:\($0.value)\"" }
@@ -38,14 +39,15 @@ final class StreamTests: XCTestCase {
             [[allow]]
             peers = ["\(aKey.id)"]
             targets = [\(services.keys.sorted().map { "\"\($0)\"" }.joined(separator: ", "))]
-            \(bExtra)
             """), arguments: bArguments)
         let bEnode = try b.enode()
         let bID = try EnodeURL(parsing: bEnode).nodeID.hex
+        let forwardTables = forwards.map { "[[forward]]\nlisten = \"127.0.0.1:\($0.port)\"\npeer = \"\(bID)\"\ntarget = \"\($0.service)\"" }
         let a = try DaemonProcess.started(for: self, label: "entry A", config: streamsConfig(key: aKey, """
             [peers]
             static = ["\(bEnode)"]
-            \(aExtra(bID))
+            \(aExtra)
+            \(forwardTables.joined(separator: "\n"))
             """))
         try a.waitForPeer(bID)
         try b.waitForPeer(aKey.id)
@@ -60,7 +62,7 @@ final class StreamTests: XCTestCase {
         let closedPort = try freeLoopbackPort()
         let socksA = try freeLoopbackPort(), socksC = try freeLoopbackPort(), metrics = try freeLoopbackPort()
         let pair = try startPair(services: ["web": web.port, "closed": closedPort],
-                                 aExtra: { _ in "[socks5]\nlisten = \"127.0.0.1:\(socksA)\"" },
+                                 aExtra: "[socks5]\nlisten = \"127.0.0.1:\(socksA)\"",
                                  bArguments: ["--metrics", "127.0.0.1:\(metrics)"])
         let b = pair.b
         let events = try b.subscribeEvents(probe: TestIdentity())
@@ -121,9 +123,7 @@ final class StreamTests: XCTestCase {
         let size = 100 << 20
         let source = try LoopbackServer.source(for: self, seed: 2, count: size)
         let forward = try freeLoopbackPort()
-        let pair = try startPair(services: ["bulk": source.port], aExtra: {
-            "[[forward]]\nlisten = \"127.0.0.1:\(forward)\"\npeer = \"\($0)\"\ntarget = \"bulk\""
-        })
+        let pair = try startPair(services: ["bulk": source.port], forwards: [(forward, "bulk")])
         let client = try TCPConn.connect(port: forward)
         var checker = PatternChecker(seed: 2)
         let started = Date()
@@ -146,18 +146,7 @@ final class StreamTests: XCTestCase {
         let received = Received()
         let bannerFirst = try LoopbackServer.bannerFirst(for: self, banner: banner, received: received)
         let forward = try freeLoopbackPort(), reverse = try freeLoopbackPort()
-        let pair = try startPair(services: ["echo": echo.port, "banner": bannerFirst.port], aExtra: { id in
-            """
-            [[forward]]
-            listen = "127.0.0.1:\(forward)"
-            peer = "\(id)"
-            target = "echo"
-            [[forward]]
-            listen = "127.0.0.1:\(reverse)"
-            peer = "\(id)"
-            target = "banner"
-            """
-        })
+        let pair = try startPair(services: ["echo": echo.port, "banner": bannerFirst.port], forwards: [(forward, "echo"), (reverse, "banner")])
 
         // Interactive: each line comes back before the next is sent.
         let chat = try TCPConn.connect(port: forward)
@@ -229,18 +218,7 @@ final class StreamTests: XCTestCase {
         let bulk = try LoopbackServer.source(for: self, seed: 4, count: stalledSize, progress: progress)
         let small = try LoopbackServer.source(for: self, seed: 5, count: smallSize)
         let bulkForward = try freeLoopbackPort(), smallForward = try freeLoopbackPort()
-        let pair = try startPair(services: ["bulk": bulk.port, "small": small.port], aExtra: { id in
-            """
-            [[forward]]
-            listen = "127.0.0.1:\(bulkForward)"
-            peer = "\(id)"
-            target = "bulk"
-            [[forward]]
-            listen = "127.0.0.1:\(smallForward)"
-            peer = "\(id)"
-            target = "small"
-            """
-        })
+        let pair = try startPair(services: ["bulk": bulk.port, "small": small.port], forwards: [(bulkForward, "bulk"), (smallForward, "small")])
 
         // The stalled session: reads 64 KiB, then stops while the source keeps sending, until
         // every buffer and window on the way is full and the source is blocked.
@@ -293,9 +271,7 @@ final class StreamTests: XCTestCase {
     func testSessionsListAndRunTimeForwards() throws {
         let echo = try LoopbackServer.echo(for: self, trailer: [])
         let forward = try freeLoopbackPort()
-        let pair = try startPair(services: ["echo": echo.port], aExtra: {
-            "[[forward]]\nlisten = \"127.0.0.1:\(forward)\"\npeer = \"\($0)\"\ntarget = \"echo\""
-        })
+        let pair = try startPair(services: ["echo": echo.port], forwards: [(forward, "echo")])
         let a = pair.a, b = pair.b
 
         // A live session with 1000 bytes each way: both ends list it with its target and bytes.
