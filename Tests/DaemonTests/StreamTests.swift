@@ -173,7 +173,7 @@ final class StreamTests: XCTestCase {
         while !ended && Date() < deadline {
             if sent < size {
                 guard let n = try? TCPSocket.writeSome(client.fd, data[sent..<min(size, sent + 64 * 1024)]) else {
-                    XCTFail("write failed at \(sent)")
+                    XCTFail("write failed at \(sent) \(pair.stopsSoFar)")
                     break
                 }
                 sent += n
@@ -185,11 +185,11 @@ final class StreamTests: XCTestCase {
                 checker.feed(Array(b[..<echoed]))
                 tail += b[echoed...]
             case .end: ended = true
-            case .failed: XCTFail("reset after \(checker.count) echoed bytes"); ended = true
+            case .failed: XCTFail("reset after \(checker.count) echoed bytes \(pair.stopsSoFar)"); ended = true
             case .timeout: break
             }
         }
-        XCTAssertTrue(ended, "no end of stream after \(checker.count) echoed bytes")
+        XCTAssertTrue(ended, "no end of stream after \(checker.count) echoed bytes \(pair.stopsSoFar)")
         XCTAssertEqual(checker.count, size)
         XCTAssertNil(checker.firstMismatch, "echo differs at offset \(checker.firstMismatch ?? -1)")
         XCTAssertEqual(tail, trailer, "what the server sent after our EOF")
