@@ -80,6 +80,15 @@ final class StreamHostileTests: XCTestCase {
         XCTAssertEqual(unknown?.errorCode, .unknownSession)
         try assertLinkServes(peer, id: 9, after: "a frame for an unknown session")
 
+        // Data after the session's own Fin is a flow-control violation too (0x83); a KeepAlive
+        // is only counted.
+        let probe = Array("before fin".utf8)
+        XCTAssertEqual(try peer.openEcho(101 + 2, .service("sink"), probe: []), [])
+        try peer.send([.keep(103, data: probe, fin: true), .keep(103, data: Array("after fin".utf8))])
+        XCTAssertEqual(try peer.waitEnd(103)?.errorCode, .flowControl, "data after Fin")
+        try peer.send([MuxFrame(sessionID: 0, status: .keepAlive)])
+        try assertLinkServes(peer, id: 105, after: "data after Fin and a KeepAlive")
+
         // A name the rules allow only by address (10.0.0.0/8) that is loopback: 0x02, whether
         // B canonicalises it (localhost) or resolves it (the host's own name, if it is loopback).
         try peer.send([.new(11, target: MuxTarget(address: .domain("localhost"), port: b.echoPort))])
@@ -156,6 +165,11 @@ final class StreamHostileTests: XCTestCase {
             ("a New cut short", MuxPeer.framesID, [0x00, 0x04, 0x00, 0x01, 0x01, 0x00]),
             // A window update that is not a multiple of 6 bytes.
             ("a 5-byte window update", MuxPeer.windowUpdateID, [0x00, 0x01, 0x00, 0x00, 0x01]),
+            // A New with an even ID: the listener's (B's) to pick, not the dialer's.
+            ("a New with the other side's ID parity", MuxPeer.framesID, MuxFrameCodec.encode([.new(2, target: .service("echo"))])),
+            // A New on an ID that is open.
+            ("a New on an open session", MuxPeer.framesID,
+             MuxFrameCodec.encode([.new(3, target: .service("sink")), .new(3, target: .service("sink"))])),
             // Message id 0x30: the base protocol has 0x00-0x0f, stk/1 0x10-0x1f.
             ("message id 0x30", 0x30, [0xc0]),
         ]

@@ -347,6 +347,7 @@ final class StreamTests: XCTestCase {
         let a = try DaemonProcess.started(for: self, label: "socks", config: streamsConfig(key: nil, "[socks5]\nlisten = \"127.0.0.1:\(socks)\""))
         XCTAssertTrue(a.waitForLog("SOCKS5 entry on 127.0.0.1:\(socks)"), a.stderr)
         let greeting: [UInt8] = [0x05, 0x01, 0x00], accepted: [UInt8] = [0x05, 0x00]
+        let unknownPeer = Array("web.0123456789ab.stk".utf8)
         func reply(_ code: UInt8) -> [UInt8] { [0x05, code, 0x00, 0x01, 0, 0, 0, 0, 0, 0] }
         let cases: [(String, [UInt8], [UInt8])] = [
             ("BIND", greeting + [0x05, 0x02, 0x00, 0x01, 127, 0, 0, 1, 0x00, 0x50], accepted + reply(0x07)),
@@ -357,6 +358,8 @@ final class StreamTests: XCTestCase {
             ("a NUL in the domain", greeting + [0x05, 0x01, 0x00, 0x03, 0x03, 0x61, 0x00, 0x62, 0x00, 0x50], accepted + reply(0x01)),
             ("address type 0x05", greeting + [0x05, 0x01, 0x00, 0x05, 0x00, 0x50], accepted + reply(0x08)),
             ("only username/password offered", [0x05, 0x01, 0x02], [0x05, 0xff]),
+            ("a .stk name of no known peer", greeting + [0x05, 0x01, 0x00, 0x03, UInt8(unknownPeer.count)] + unknownPeer + [0x00, 0x50],
+             accepted + reply(0x04)),
             ("a plain IP with no default exit", greeting + [0x05, 0x01, 0x00, 0x01, 127, 0, 0, 1, 0x00, 0x50], accepted + reply(0x02)),
         ]
         for (name, request, expected) in cases {
