@@ -126,7 +126,7 @@ let package = Package(
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Control"]),
         .testTarget(name: "DaemonTests", dependencies: [
             "DevP2P", "RLPxHandshake", "RLPxFrame", "Secp256k1", "Enode", "IPC", "CStockade", "TestVectors",
-            "PeerLink", "Sockets", "Control", "NodeConfig",
+            "PeerLink", "Sockets", "Control", "NodeConfig", "Mux",
         ]),
         .testTarget(name: "MuxTests", dependencies: ["Mux", "TestVectors"]),
         .testTarget(name: "SOCKS5Tests", dependencies: ["SOCKS5"]),

@@ -7,7 +7,7 @@ set -euo pipefail
 BUILD_PKGS=(pkg-config libsecp256k1-dev libsnappy-dev libsystemd-dev libseccomp-dev)
 # Tests: systemd-socket-activate (systemd), the independent Python peer's venv, openssl for the
 # benchmark's reference, procps for ps/pgrep, iproute2 for ss.
-TEST_PKGS=(systemd python3-venv openssl procps iproute2 ca-certificates)
+TEST_PKGS=(systemd python3-venv openssl procps iproute2 ca-certificates curl)
 
 want=("${BUILD_PKGS[@]}")
 [ "${1:-}" = "--test" ] && want+=("${TEST_PKGS[@]}")

@@ -162,6 +162,13 @@ final class LocalStreamHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        // With our output already shut, NIO turns the remote's EOF into a full close without an
+        // inputClosed event (BaseStreamSocketChannel.close0, mode .input): that is the orderly
+        // end of the other direction, so it finishes the session (Fin) instead of aborting it.
+        if stream.outputClosed && !stream.inputClosed && !stream.closing {
+            stream.markInputClosed()
+            stream.mux?.localFinished(stream)
+        }
         stream.gone = true
         stream.mux?.localClosed(stream)
     }

@@ -106,15 +106,10 @@ final class ControlCommandTests: XCTestCase {
 
         // A subscriber first, so it sees everything that follows. It is known to be subscribed
         // once it printed an event of a probe peer's.
-        let events = try DaemonProcess(["events", "--control-socket", b.controlSocket])
+        let probe = TestIdentity()
+        let events = try b.subscribeEvents(probe: probe)
         defer { events.stop() }
         let enodeB = try EnodeURL(parsing: b.enode())
-        let probe = TestIdentity()
-        for _ in 0..<20 where !events.stdout.contains(probe.nodeID.hex) {
-            PeerAdmission.attempt(enodeB, key: probe.key).link?.disconnect(.requested)
-            events.waitFor(1) { out, _ in out.contains(probe.nodeID.hex) }
-        }
-        XCTAssertTrue(events.stdout.contains(probe.nodeID.hex), "no events: \(events.stdout)\n\(events.stderr)\n\(b.stderr)")
 
         let added = try b.control(["add-peer", urlA])
         XCTAssertEqual(added.status, 0, "\(added)")

@@ -56,7 +56,7 @@ enum PeerAdmission: CustomStringConvertible {
     }
 }
 
-/// A `stockade` command run to completion: its exit status and everything it printed.
+/// A command run to completion: its exit status and everything it printed.
 struct CLIResult: CustomStringConvertible {
     let status: Int32
     let stdout: String
@@ -85,6 +85,28 @@ private final class PipeDrain: @unchecked Sendable {
     }
 }
 
+/// Runs `executable <arguments>` to completion (killed after `timeout`), its output drained
+/// on threads so a large output cannot block it on a full pipe.
+func runToCompletion(_ executable: String, _ arguments: [String], timeout: TimeInterval) throws -> CLIResult {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: executable)
+    p.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let outText = PipeDrain(out.fileHandleForReading), errText = PipeDrain(err.fileHandleForReading)
+    let end = Date().addingTimeInterval(timeout)
+    while p.isRunning && Date() < end { usleep(10_000) }
+    if p.isRunning {
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        throw DaemonTestError("\(executable) \(arguments.joined(separator: " ")) did not finish within \(timeout) s")
+    }
+    p.waitUntilExit()
+    return CLIResult(status: p.terminationStatus, stdout: outText.text(timeout: 5) ?? "", stderr: errText.text(timeout: 5) ?? "")
+}
+
 extension DaemonProcess {
     /// The control socket `run` serves when none is configured: <state-dir>/control.sock.
     var controlSocket: String { stateDir.appendingPathComponent("control.sock").path }
@@ -101,23 +123,23 @@ extension DaemonProcess {
 
     /// Runs `stockade <arguments>` to completion (killed after `timeout`).
     static func stockade(_ arguments: [String], timeout: TimeInterval = 20) throws -> CLIResult {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let outText = PipeDrain(out.fileHandleForReading), errText = PipeDrain(err.fileHandleForReading)
-        let end = Date().addingTimeInterval(timeout)
-        while p.isRunning && Date() < end { usleep(10_000) }
-        if p.isRunning {
-            kill(p.processIdentifier, SIGKILL)
-            p.waitUntilExit()
-            throw DaemonTestError("stockade \(arguments.joined(separator: " ")) did not finish within \(timeout) s")
+        try runToCompletion(binary, arguments, timeout: timeout)
+    }
+
+    /// `stockade events` against this daemon, known to be subscribed: it printed an event of
+    /// `probe`'s, a peer that connects and leaves until it does. Stop it when done.
+    func subscribeEvents(probe: TestIdentity) throws -> DaemonProcess {
+        let events = try DaemonProcess(["events", "--control-socket", controlSocket])
+        let enode = try EnodeURL(parsing: self.enode())
+        for _ in 0..<20 where !events.stdout.contains(probe.nodeID.hex) {
+            PeerAdmission.attempt(enode, key: probe.key).link?.disconnect(.requested)
+            events.waitFor(1) { out, _ in out.contains(probe.nodeID.hex) }
         }
-        p.waitUntilExit()
-        return CLIResult(status: p.terminationStatus, stdout: outText.text(timeout: 5) ?? "", stderr: errText.text(timeout: 5) ?? "")
+        guard events.stdout.contains(probe.nodeID.hex) else {
+            events.stop()
+            throw DaemonTestError("no events: \(events.stdout)\n\(events.stderr)\n\(stderr)")
+        }
+        return events
     }
 
     /// Polls `stockade status --json` until `predicate` holds (its numbers come with the
