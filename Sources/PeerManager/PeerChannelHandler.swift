@@ -37,7 +37,6 @@ final class PeerChannelHandler: ChannelInboundHandler, MuxTransport {
 
     private var context: ChannelHandlerContext?
     private var lastRead: NIODeadline = .now()
-    private var pingTask: RepeatedTask?
     private var unwritableSince: NIODeadline?
     private var closeReason: (DisconnectReason, Bool)?
     /// Set once the channel went inactive, with what was reported to `onClosed`. The run loop
@@ -72,12 +71,7 @@ final class PeerChannelHandler: ChannelInboundHandler, MuxTransport {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         lastRead = .now()
-        // Checked every second (or faster with short test timeouts), so no timeout overshoots much.
-        let tick = TimeAmount.nanoseconds(min(TimeAmount.seconds(1).nanoseconds, timeouts.pingInterval.nanoseconds / 2))
         lastPingSent = .now()
-        pingTask = context.eventLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { [weak self] _ in
-            self?.tick()
-        }
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -94,7 +88,6 @@ final class PeerChannelHandler: ChannelInboundHandler, MuxTransport {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        pingTask?.cancel()
         self.context = nil
     }
 
@@ -134,7 +127,6 @@ final class PeerChannelHandler: ChannelInboundHandler, MuxTransport {
         let (reason, remote) = closeReason ?? (.networkError, false)
         closeReason = (reason, remote)
         closedWith = (reason, remote)
-        pingTask?.cancel()
         onClosed(reason, remote)
     }
 
@@ -199,7 +191,9 @@ final class PeerChannelHandler: ChannelInboundHandler, MuxTransport {
         }
     }
 
-    private func tick() {
+    /// The peer's timeouts and pings, called by the run loop's one sweep over every peer
+    /// (`PeerRunLoop.sweepInterval`): no timer per peer, so 10,000 idle peers cost one task.
+    func tick() {
         guard let context, closeReason == nil else { return }
         let now = NIODeadline.now()
         if now - lastRead >= timeouts.readTimeout {

@@ -116,7 +116,24 @@ final class PeerRunLoop: @unchecked Sendable {
         for t in fresh.targets { dials.add(t) }
         countLists()
         router.configure(mux: s.mux, services: s.services, allow: s.allow, deny: s.deny, socks5: s.socks5, forwards: s.forwards)
+        let sweep = Self.sweepInterval(pingInterval: .milliseconds(Int64(s.pingIntervalMs)))
+        if sweep != sweepPeriod {
+            sweepPeriod = sweep
+            peerSweep?.cancel()
+            peerSweep = eventLoop.scheduleRepeatedTask(initialDelay: sweep, delay: sweep) { [weak self] _ in
+                // A copy of the peers: a tick may drop one (read timeout) while the sweep runs.
+                for peer in self?.peers.values ?? [:].values { peer.handler.tick() }
+            }
+        }
     }
+
+    /// How often every peer's timeouts are checked: each second, or twice per ping interval
+    /// when that is shorter (test configurations), so no timeout overshoots by much.
+    static func sweepInterval(pingInterval: TimeAmount) -> TimeAmount {
+        .nanoseconds(min(TimeAmount.seconds(1).nanoseconds, pingInterval.nanoseconds / 2))
+    }
+    private var peerSweep: RepeatedTask?
+    private var sweepPeriod: TimeAmount?
 
     func workerAttached(_ index: Int) { workers.insert(index) }
 
