@@ -17,6 +17,8 @@ public final class PeerManager {
     /// A heartbeat is only sent while the run loop has turned within this long, so a wedged
     /// run loop stops the heartbeats and the supervisor restarts us.
     static let runLoopStallLimit: Duration = .seconds(3)
+    /// Failure reasons sent with a heartbeat (IPCLimits.maxCounters bounds the whole list).
+    static let failureReasonCounters = 16
 
     private let child: ChildProcess
     private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -62,14 +64,16 @@ public final class PeerManager {
                     .init(name: "session_opens_started_total", value: s.streams.opensStarted),
                     .init(name: "session_opens_accepted_total", value: s.streams.opensAccepted),
                     .init(name: "session_opens_denied_total", value: s.streams.opensDenied),
-                    .init(name: "session_opens_failed_total", value: s.streams.opensFailed),
                     .init(name: "session_opens_refused_total", value: s.streams.opensRefused),
                     .init(name: "session_flow_violations_total", value: s.streams.flowViolations),
                     .init(name: "mux_protocol_errors_total", value: s.streams.protocolErrors),
                     .init(name: "stream_bytes_in_total", value: s.streams.streamBytesIn),
                     .init(name: "stream_bytes_out_total", value: s.streams.streamBytesOut),
                     .init(name: "window_stalls_total", value: s.windowStalls),
-                    .init(name: "stream_buffered_bytes", value: s.streams.bufferedBytes)]
+                    .init(name: "stream_buffered_bytes", value: s.streams.bufferedBytes),
+                    .init(name: "datagrams_dropped_total", value: s.streams.datagramsDropped)]
+                + s.streams.failedByReason.sorted { $0.key < $1.key }.prefix(Self.failureReasonCounters)
+                    .map { .init(name: "session_opens_failed_\($0.key)_total", value: $0.value) }
         }
     }
 

@@ -226,13 +226,13 @@ public final class StreamRouter {
     }
 
     private func failExit(_ mux: PeerMux, _ id: UInt16, _ code: MuxErrorCode, target: MuxTarget?, why: String) {
-        counters.opensFailed += 1
+        counters.failed(code)
         log("peer \(mux.shortID)… session \(id)\(target.map { " to \($0)" } ?? ""): \(why): \(code)")
         mux.exitFailed(id, code)
     }
 
     private func refuseExit(_ mux: PeerMux, _ id: UInt16, _ code: MuxErrorCode, target: MuxTarget, why: String) {
-        counters.opensFailed += 1
+        counters.failed(code)
         log("peer \(mux.shortID)… session \(id) to \(target): refused: \(why)")
         mux.link.refuse(id, code)
         mux.pump()
@@ -258,18 +258,18 @@ public final class StreamRouter {
             // The client may have left while a static peer was dialed.
             guard let self, !stream.gone else { return }
             guard let mux else {
-                self.counters.opensFailed += 1
+                self.counters.failed(.hostUnreachable)
                 reply(.hostUnreachable, "peer \(id)… is not connected")
                 return
             }
             guard self.hasBudget(for: mux) else {
-                self.counters.opensFailed += 1
+                self.counters.failed(.bufferBudget)
                 reply(.bufferBudget, "buffer budget spent")
                 return
             }
             mux.open(target, for: stream, initialData: initialData, readEarly: readEarly, deadline: deadline) { code in
                 if let code {
-                    self.counters.opensFailed += 1
+                    if code != .notAllowed { self.counters.failed(code) }
                     reply(code, "peer \(id)… refused \(target): \(code)")
                 } else {
                     reply(nil, "")
@@ -357,6 +357,36 @@ public struct StreamCounters: Sendable, Equatable {
     public var bufferedBytes: UInt64 = 0
     /// Datagrams dropped: too large, past a session's queue, or to a destination the exit denies.
     public var datagramsDropped: UInt64 = 0
+    /// Failed opens (not denials) by reason: `MuxErrorCode.metricName`.
+    public var failedByReason: [String: UInt64] = [:]
+
+    mutating func failed(_ code: MuxErrorCode) {
+        opensFailed += 1
+        failedByReason[code.metricName, default: 0] += 1
+    }
+}
+
+extension MuxErrorCode {
+    /// The code as a Prometheus label value: connection_refused, timed_out, …
+    public var metricName: String {
+        switch self {
+        case .generalFailure: return "general_failure"
+        case .notAllowed: return "not_allowed"
+        case .networkUnreachable: return "network_unreachable"
+        case .hostUnreachable: return "host_unreachable"
+        case .connectionRefused: return "connection_refused"
+        case .timedOut: return "timed_out"
+        case .notSupported: return "not_supported"
+        case .addressNotSupported: return "address_not_supported"
+        case .tooManySessions: return "too_many_sessions"
+        case .backlogFull: return "backlog_full"
+        case .bufferBudget: return "buffer_budget"
+        case .flowControl: return "flow_control"
+        case .unknownSession: return "unknown_session"
+        case .reset: return "reset"
+        case .other: return "other"
+        }
+    }
 }
 
 public enum EntryError: Error, CustomStringConvertible {

@@ -57,14 +57,14 @@ extension StreamRouter {
         withPeer(peer, deadline: deadline) { [weak self, weak session] mux in
             guard let self, let session, !session.ended else { return }
             guard let mux else {
-                self.counters.opensFailed += 1
+                self.counters.failed(.hostUnreachable)
                 self.log("UDP to \(target) on peer \(Hex.encode(peer).prefix(16))…: the peer is not connected")
                 return session.sessionClosed(.hostUnreachable)
             }
             session.mux = mux
             session.id = mux.openDatagrams(target, for: session, first: first, deadline: deadline) { [weak self] code in
                 guard let code else { return }
-                self?.counters.opensFailed += 1
+                self?.counters.failed(code)
                 self?.log("UDP to \(target) on peer \(mux.shortID)…: \(code)")
                 session.sessionClosed(code)
             }

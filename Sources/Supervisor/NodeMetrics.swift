@@ -90,10 +90,18 @@ final class NodeMetrics {
             return registry.makeCounter(name: "stockade_peer_received_bytes_total", help: "Bytes received from live peers.")
         case ("peer-manager", "bytes_out_total"):
             return registry.makeCounter(name: "stockade_peer_sent_bytes_total", help: "Bytes sent to live peers.")
+        case ("peer-manager", let n) where n.hasPrefix("session_opens_failed_") && n.hasSuffix("_total"):
+            // session_opens_failed_<reason>_total: connection_refused, timed_out, host_unreachable, …
+            let reason = String(n.dropFirst("session_opens_failed_".count).dropLast("_total".count))
+            return registry.makeCounter(name: "stockade_session_opens_total", labels: [("result", "failed"), ("reason", reason)],
+                                        help: "Mux session opens by result (failures by reason).")
         case ("peer-manager", let n) where n.hasPrefix("session_opens_") && n.hasSuffix("_total"):
-            // session_opens_<result>_total: started (by this node's clients), accepted, denied, failed, refused.
+            // session_opens_<result>_total: started (by this node's clients), accepted, denied, refused.
             let result = String(n.dropFirst("session_opens_".count).dropLast("_total".count))
-            return registry.makeCounter(name: "stockade_session_opens_total", labels: [("result", result)], help: "Mux session opens by result.")
+            return registry.makeCounter(name: "stockade_session_opens_total", labels: [("result", result), ("reason", "")],
+                                        help: "Mux session opens by result (failures by reason).")
+        case ("peer-manager", "datagrams_dropped_total"):
+            return registry.makeCounter(name: "stockade_datagrams_dropped_total", help: "UDP datagrams dropped: too large, past a session's queue, or to a denied destination.")
         case ("peer-manager", "stream_bytes_in_total"):
             return registry.makeCounter(name: "stockade_stream_bytes_total", labels: [("direction", "in")], help: "Session data received from peers (in) and sent to them (out).")
         case ("peer-manager", "stream_bytes_out_total"):

@@ -120,13 +120,16 @@ final class StreamTests: XCTestCase {
         var text = ""
         let counted = (0..<50).contains { _ in
             text = (try? ControlMetricsTests.scrape(port: metrics, path: "/metrics"))?.body ?? ""
-            if ControlMetricsTests.samples(text)[#"stockade_session_opens_total{result="denied"}"#] == 1 { return true }
+            if ControlMetricsTests.samples(text)[#"stockade_session_opens_total{result="denied",reason=""}"#] == 1 { return true }
             usleep(200_000)
             return false
         }
         XCTAssertTrue(counted, "metrics never counted the denied open:\n\(text)")
         XCTAssertEqual(ControlMetricsTests.expositionProblems(text), [], text)
-        XCTAssertGreaterThanOrEqual(ControlMetricsTests.samples(text)[#"stockade_session_opens_total{result="accepted"}"#] ?? 0, 1, text)
+        XCTAssertGreaterThanOrEqual(ControlMetricsTests.samples(text)[#"stockade_session_opens_total{result="accepted",reason=""}"#] ?? 0, 1, text)
+        // The open to the closed port failed at B with its reason.
+        XCTAssertGreaterThanOrEqual(
+            ControlMetricsTests.samples(text)[#"stockade_session_opens_total{result="failed",reason="connection_refused"}"#] ?? 0, 1, text)
     }
 
     // MARK: 2. 100 MiB through a forward
