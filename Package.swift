@@ -68,7 +68,7 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
-        .target(name: "Acceptor", dependencies: ["ChildRuntime", "NodeConfig", "IPC", "PollLoop", "Sockets", "CStockade"]),
+        .target(name: "Acceptor", dependencies: ["ChildRuntime", "NodeConfig", "Enode", "IPC", "PollLoop", "Sockets", "CStockade"]),
         .target(name: "HandshakeWorker", dependencies: [
             "ChildRuntime", "NodeConfig", "IPC", "PollLoop", "DevP2P", "RLPxHandshake", "RLPxFrame", "Secp256k1", "Enode", "Sockets", "CStockade",
         ]),
