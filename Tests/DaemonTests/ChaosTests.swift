@@ -24,10 +24,7 @@ final class ChaosTests: XCTestCase {
         }
         let livePeerCount = seconds >= 120 ? 20 : 10
         let metricsPort = try freeLoopbackPort()
-        let daemon = try DaemonProcess(["run", "--metrics", "127.0.0.1:\(metricsPort)", "--max-peers", "200"], config: TestConfig.toml())
-        defer { daemon.stop() }
-        daemon.logOnFailure(of: self)
-        try daemon.waitReady()
+        let daemon = try DaemonProcess.ready(for: self, ["run", "--metrics", "127.0.0.1:\(metricsPort)", "--max-peers", "200"])
         let enode = try EnodeURL(parsing: daemon.enode())
         let address = try XCTUnwrap(SocketAddress(ip: "127.0.0.1", port: enode.tcpPort))
         let events = try DaemonProcess(["events", "--control-socket", daemon.controlSocket])
@@ -36,8 +33,7 @@ final class ChaosTests: XCTestCase {
 
         // Live peers, and the baselines with them in place.
         let liveKeys = (0..<livePeerCount).map { _ in PrivateKey.generate() }
-        let live = try liveKeys.map { try TestPeer.dial(enode, key: $0) }
-        for l in live { _ = try l.ping(timeout: .seconds(5)) }
+        let live = try liveKeys.map { try TestPeer.live(enode, key: $0) }
         let before = try XCTUnwrap(daemon.waitForChildren(TestConfig.childCount))
         let baseFDs = FDCounts.stable(of: before.merging(["supervisor": daemon.pid]) { $1 }).mapValues(\.count)
         let baseRSS = before.merging(["supervisor": daemon.pid]) { $1 }.mapValues(ControlSocketAbuseTests.rssKiB)

@@ -24,9 +24,7 @@ final class ExplicitPathTests: XCTestCase {
 
     /// The default key in the state directory is still created on first run.
     func testDefaultKeyIsCreatedOnFirstRun() throws {
-        let daemon = try DaemonProcess(["run"], config: TestConfig.toml())
-        defer { daemon.stop() }
-        try daemon.waitReady()
+        let daemon = try DaemonProcess.ready(for: self)
         XCTAssertTrue(FileManager.default.fileExists(atPath: daemon.stateDir.appendingPathComponent("nodekey").path))
     }
 

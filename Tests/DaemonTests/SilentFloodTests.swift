@@ -14,9 +14,7 @@ final class SilentFloodTests: XCTestCase {
         // Loopback is LAN: throttle_lan applies the Internet rules to it (and the throttle
         // itself is turned off, as penalties are, so that only the slot rules act).
         let config = TestConfig.toml() + "[peers]\nthrottle_lan = true\ninbound_throttle_ms = 0\npenalties = false\n"
-        let daemon = try DaemonProcess(["run"], config: config)
-        defer { daemon.stop() }
-        try daemon.waitReady()
+        let daemon = try DaemonProcess.ready(for: self, config: config)
         let enode = try EnodeURL(parsing: daemon.enode())
         let address = try XCTUnwrap(SocketAddress(ip: "127.0.0.1", port: enode.tcpPort))
 
