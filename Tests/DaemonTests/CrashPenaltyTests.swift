@@ -46,6 +46,8 @@ final class CrashPenaltyTests: XCTestCase {
         let probe = try RawConnection(to: enode, from: "127.0.0.5")
         // Refused connections are closed at once; an admitted one waits for its 30 s handshake.
         let refused = probe.waitClosedByRemote(timeout: 3)
+        // The acceptor logs its reason just after closing: let the line arrive.
+        if refused { daemon.waitForLog("penalised", timeout: 5) }
         return (refused, daemon.stderr)
     }
 }
