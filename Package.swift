@@ -107,7 +107,7 @@ let package = Package(
         .testTarget(name: "NodeConfigTests", dependencies: ["NodeConfig", "TestVectors"]),
         .testTarget(name: "PeerManagerTests", dependencies: ["PeerManager", "DevP2P", "Control"]),
         .testTarget(name: "AcceptorTests", dependencies: ["Acceptor", "NodeConfig"]),
-        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Control"]),
+        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Control", "PollLoop"]),
         .testTarget(name: "DaemonTests", dependencies: [
             "DevP2P", "RLPxHandshake", "RLPxFrame", "Secp256k1", "Enode", "IPC", "CStockade", "TestVectors",
             "PeerLink", "Sockets", "Control", "NodeConfig",
