@@ -72,7 +72,7 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
-        .target(name: "Acceptor", dependencies: ["ChildRuntime", "NodeConfig", "IPC", "PollLoop", "Sockets", "CStockade"]),
+        .target(name: "Acceptor", dependencies: ["ChildRuntime", "NodeConfig", "Enode", "IPC", "PollLoop", "Sockets", "CStockade"]),
         .target(name: "HandshakeWorker", dependencies: [
             "ChildRuntime", "NodeConfig", "IPC", "PollLoop", "DevP2P", "RLPxHandshake", "RLPxFrame", "Secp256k1", "Enode", "Sockets", "CStockade",
         ]),
@@ -123,7 +123,7 @@ let package = Package(
         .testTarget(name: "ExitPolicyTests", dependencies: ["ExitPolicy", "NodeConfig", "Enode", "Secp256k1"]),
         .testTarget(name: "PeerManagerTests", dependencies: ["PeerManager", "DevP2P", "Control"]),
         .testTarget(name: "AcceptorTests", dependencies: ["Acceptor", "NodeConfig"]),
-        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Control"]),
+        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Control", "PollLoop"]),
         .testTarget(name: "DaemonTests", dependencies: [
             "DevP2P", "RLPxHandshake", "RLPxFrame", "Secp256k1", "Enode", "IPC", "CStockade", "TestVectors",
             "PeerLink", "Sockets", "Control", "NodeConfig", "Mux",

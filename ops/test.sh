@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: unit and vector tests, end-to-end tests that spawn the real binary's
-# processes on 127.0.0.1, the independent-peer interop check, and the systemd suite under a
-# real systemd (../shared/tools/systemd-harness). Installs what it needs first.
+# processes on 127.0.0.1, the short chaos suite, the independent-peer interop check, and the
+# systemd suite under a real systemd (../shared/tools/systemd-harness). Installs what it needs first.
 # STOCKADE_SKIP_SYSTEMD=1 skips the systemd suite (it needs root and systemd-nspawn).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,9 @@ swift build --build-tests >&2
 
 echo "== swift test (unit, vectors, end-to-end)" >&2
 swift test --skip-build
+
+echo "== chaos suite, short (ops/chaos.sh --long for operators)" >&2
+bash ops/chaos.sh
 
 echo "== interoperability with an independent RLPx implementation" >&2
 bash ops/interop-test.sh

@@ -175,8 +175,10 @@ public final class Acceptor {
             }
             guard let remote = SocketAddress(storage: storage) else { close(fd); continue }
             stats.accepted += 1
+            let network = StartupLimits.network(of: remote.ipString)
             if let reason = admission.refusal(for: remote.ipString, untrustedPending: workers.untrustedPending,
-                                              maxPending: maxPending, now: .now) {
+                                              pendingInNetwork: network.map(workers.untrustedPending(inNetwork:)) ?? 0,
+                                              maxPending: maxPending, roll: Double.random(in: 0..<1), now: .now) {
                 stats.refused += 1
                 child.log("refused \(remote): \(reason)")
                 close(fd)
@@ -188,7 +190,7 @@ public final class Acceptor {
                 try worker.channel.send(.inboundConnection(.init(connectionID: id, remoteAddress: remote.ipString,
                                                                  remotePort: remote.port)), transferring: [fd])
                 workers.assign(connectionID: id, worker: worker.index,
-                               .init(ip: remote.ipString, trusted: admission.isTrusted(remote.ipString)))
+                               .init(ip: remote.ipString, trusted: admission.isTrusted(remote.ipString), network: network))
             } catch {
                 child.log("cannot hand \(remote) to worker \(worker.index): \(error)")
             }

@@ -13,6 +13,7 @@ struct InboundAdmission {
     private(set) var penaltiesEnabled: Bool
     private(set) var trustedAddresses: Set<String>
     private(set) var trustedPendingSlots: Int
+    private(set) var maxPendingPerNetwork: Int
     private var throttle: InboundThrottle
     private(set) var penalties: SourcePenalties
     private var crashSightings: [String: [ContinuousClock.Instant]] = [:]
@@ -23,6 +24,7 @@ struct InboundAdmission {
         penaltiesEnabled = settings?.penalties ?? false
         trustedAddresses = Set(settings?.trustedAddresses ?? [])
         trustedPendingSlots = settings?.trustedPendingSlots ?? 0
+        maxPendingPerNetwork = settings?.maxPendingPerNetwork ?? 0
         throttle = InboundThrottle(window: .milliseconds(settings?.inboundThrottleMs ?? 0))
         penalties = SourcePenalties(exempt: (settings?.penaltyExempt ?? []).compactMap(CIDR.init(parsing:)))
     }
@@ -35,6 +37,7 @@ struct InboundAdmission {
         penaltiesEnabled = settings.penalties
         trustedAddresses = Set(settings.trustedAddresses)
         trustedPendingSlots = settings.trustedPendingSlots
+        maxPendingPerNetwork = settings.maxPendingPerNetwork
         if throttle.window != .milliseconds(settings.inboundThrottleMs) {
             throttle = InboundThrottle(window: .milliseconds(settings.inboundThrottleMs))
         }
@@ -45,14 +48,26 @@ struct InboundAdmission {
     func isTrusted(_ ip: String) -> Bool { trustedAddresses.contains(ip) }
 
     /// Why `ip` may not connect now, or nil. `untrustedPending` is how many untrusted
-    /// connections are in handshakes; `maxPending` the acceptor's limit.
-    mutating func refusal(for ip: String, untrustedPending: Int, maxPending: Int, now: ContinuousClock.Instant) -> String? {
+    /// connections are in handshakes, `pendingInNetwork` how many of them come from `ip`'s /24
+    /// or /64; `maxPending` the acceptor's limit; `roll` a uniform random number in [0, 1)
+    /// for the random early drop.
+    mutating func refusal(for ip: String, untrustedPending: Int, pendingInNetwork: Int = 0, maxPending: Int,
+                          roll: Double = 1, now: ContinuousClock.Instant) -> String? {
         if !netrestrict.isEmpty && !netrestrict.contains(where: { $0.contains(ip: ip) }) {
             return "not in netrestrict"
         }
         let trusted = isTrusted(ip)
         if !trusted && untrustedPending >= maxPending - trustedPendingSlots {
             return "remaining handshake slots are kept for trusted nodes"
+        }
+        // LAN sources are spared as from the throttle (a node's own tools, its operator's tests).
+        if !trusted && (throttleLAN || !LANAddresses.contains(ip)) {
+            if maxPendingPerNetwork > 0 && pendingInNetwork >= maxPendingPerNetwork {
+                return "\(pendingInNetwork) handshakes already in flight from its network (max_pending_per_network)"
+            }
+            if roll < StartupLimits.dropChance(pending: untrustedPending, maxPending: maxPending) {
+                return "random early drop with \(untrustedPending) of \(maxPending) handshake slots in use (MaxStartups)"
+            }
         }
         if penaltiesEnabled, let seconds = penalties.refusal(ip, now: now) {
             return "penalised for \(Int(seconds.rounded(.up))) s more (earlier connections misbehaved)"

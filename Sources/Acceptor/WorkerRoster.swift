@@ -6,6 +6,8 @@ struct WorkerRoster {
     struct Pending {
         let ip: String
         let trusted: Bool
+        /// The /24 or /64 it came from (StartupLimits.network).
+        var network: [UInt8]? = nil
     }
 
     struct Worker {
@@ -32,6 +34,11 @@ struct WorkerRoster {
     /// The worker with the fewest handshakes in flight (lowest index on ties, for determinism).
     func leastLoaded() -> Worker? {
         workers.values.min { ($0.pending.count, $0.index) < ($1.pending.count, $1.index) }
+    }
+
+    /// Untrusted handshakes in flight from `network`.
+    func untrustedPending(inNetwork network: [UInt8]) -> Int {
+        workers.values.reduce(0) { $0 + $1.pending.values.filter { !$0.trusted && $0.network == network }.count }
     }
 
     mutating func assign(connectionID: UInt64, worker: Int, _ p: Pending) { workers[worker]?.pending[connectionID] = p }

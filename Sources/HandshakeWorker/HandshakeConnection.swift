@@ -36,6 +36,8 @@ final class HandshakeConnection {
     /// Closing after the pending bytes (a Disconnect) are written.
     var closingAfterFlush: SetupFailure?
     var deadline: PollLoopTimerID?
+    /// Inbound: the deadline for the peer's first bytes, cancelled when they come.
+    var firstBytesDeadline: PollLoopTimerID?
 
     init(id: UInt64, fd: Int32, origin: Origin, remoteAddress: String, remotePort: UInt16, connecting: Bool) {
         self.id = id

@@ -169,6 +169,14 @@ public final class HandshakeWorker {
             return
         }
         begin(c, timeout: .milliseconds(settings.handshakeTimeoutMs))
+        // A silent connection would hold its handshake slot for the whole deadline; an honest
+        // dialer sends its auth message as soon as it is connected (issue 9, fault 9).
+        if connections[c.id] != nil && settings.firstBytesTimeoutMs < settings.handshakeTimeoutMs {
+            c.firstBytesDeadline = child.loop.schedule(after: .milliseconds(settings.firstBytesTimeoutMs)) { [unowned self, weak c] in
+                guard let c, connections[c.id] != nil else { return }
+                fail(c, .timeout, sendDisconnect: nil)
+            }
+        }
     }
 
     private func startDial(_ d: IPCMessage.DialRequest) {
@@ -245,6 +253,10 @@ public final class HandshakeWorker {
         if bytes.isEmpty {
             fail(c, .io("connection closed by the remote node"), sendDisconnect: nil)
             return
+        }
+        if let t = c.firstBytesDeadline {
+            child.loop.cancel(t)
+            c.firstBytesDeadline = nil
         }
         guard var setup = c.setup else { return }
         let out = setup.receive(bytes)
@@ -459,6 +471,7 @@ public final class HandshakeWorker {
         connections[c.id] = nil
         child.loop.unregister(fd: c.fd)
         if let t = c.deadline { child.loop.cancel(t) }
+        if let t = c.firstBytesDeadline { child.loop.cancel(t) }
         questions = questions.filter { $0.value != c.id }
     }
 

@@ -50,7 +50,7 @@ enum ConfigParser {
         }
         reader.section(table, "peers", known: ["max_peers", "max_pending", "dial_ratio", "no_dial", "static", "trusted", "netrestrict",
                                                   "inbound_throttle_ms", "throttle_lan", "penalties", "penalty_exempt",
-                                                  "trusted_pending_slots"], strict: strict) { r, t in
+                                                  "trusted_pending_slots", "max_pending_per_network"], strict: strict) { r, t in
             r.int(t, "peers", "max_peers", &c.peers.maxPeers, 0...100_000)
             r.int(t, "peers", "max_pending", &c.peers.maxPending, 1...10_000)
             r.int(t, "peers", "dial_ratio", &c.peers.dialRatio, 1...1_000)
@@ -63,10 +63,12 @@ enum ConfigParser {
             r.bool(t, "peers", "penalties", &c.peers.penalties)
             r.strings(t, "peers", "penalty_exempt", &c.peers.penaltyExempt) { CIDR(parsing: $0) == nil ? "not a CIDR network: \($0)" : nil }
             r.int(t, "peers", "trusted_pending_slots", &c.peers.trustedPendingSlots, 0...10_000)
+            r.int(t, "peers", "max_pending_per_network", &c.peers.maxPendingPerNetwork, 0...10_000)
         }
-        reader.section(table, "workers", known: ["count", "handshake_timeout_ms"], strict: strict) { r, t in
+        reader.section(table, "workers", known: ["count", "handshake_timeout_ms", "first_bytes_timeout_ms"], strict: strict) { r, t in
             r.int(t, "workers", "count", &c.workers.count, 0...64)
             r.int(t, "workers", "handshake_timeout_ms", &c.workers.handshakeTimeoutMs, 100...120_000)
+            r.int(t, "workers", "first_bytes_timeout_ms", &c.workers.firstBytesTimeoutMs, 100...120_000)
         }
         reader.section(table, "timeouts", known: ["ping_interval_ms", "read_timeout_ms", "write_timeout_ms", "dial_timeout_ms"], strict: strict) { r, t in
             r.int(t, "timeouts", "ping_interval_ms", &c.timeouts.pingIntervalMs, 100...3_600_000)
@@ -117,8 +119,9 @@ extension NodeConfig {
     static let placeholder = NodeConfig(
         node: .init(name: "", stateDir: "", keyFile: "", listen: []),
         peers: .init(maxPeers: 0, maxPending: 0, dialRatio: 0, noDial: false, static: [], trusted: [], netrestrict: [],
-                     inboundThrottleMs: 0, throttleLAN: false, penalties: false, penaltyExempt: [], trustedPendingSlots: 0),
-        workers: .init(count: 0, handshakeTimeoutMs: 0),
+                     inboundThrottleMs: 0, throttleLAN: false, penalties: false, penaltyExempt: [], trustedPendingSlots: 0,
+                     maxPendingPerNetwork: 0),
+        workers: .init(count: 0, handshakeTimeoutMs: 0, firstBytesTimeoutMs: 0),
         timeouts: .init(pingIntervalMs: 0, readTimeoutMs: 0, writeTimeoutMs: 0, dialTimeoutMs: 0),
         control: .init(socket: ""), metrics: .init(listen: ""))
 }

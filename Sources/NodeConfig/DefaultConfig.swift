@@ -43,12 +43,20 @@ extension NodeConfig {
     # Handshake slots (of max_pending) kept for the addresses of trusted nodes, so passive
     # connections cannot take every slot from them (go-ethereum issue 29329).
     trusted_pending_slots = 5
+    # Untrusted handshakes in flight at once from one /24 (IPv4) or /64 (IPv6) network, and from
+    # a tenth of max_pending on, new ones are dropped at random with a chance rising from 30 % to
+    # 100 % at max_pending (OpenSSH's MaxStartups 10:30:100 random early drop). LAN sources are
+    # spared both, as from the throttle, unless throttle_lan = true. 0 = no per-network limit.
+    max_pending_per_network = 10
 
     [workers]
     # Handshake worker processes; 0 means one per core, at least 2.
     count = 0
     # go-ethereum's handshakeTimeout (5 s): RLPx handshake and Hello under one deadline.
     handshake_timeout_ms = 5000
+    # An inbound connection that has sent nothing this long is closed: an honest dialer sends its
+    # auth message at once, a silent one would hold a handshake slot the whole handshake_timeout.
+    first_bytes_timeout_ms = 2000
 
     [timeouts]
     # go-ethereum's pingInterval.

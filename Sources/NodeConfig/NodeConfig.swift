@@ -20,10 +20,14 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         public var penalties: Bool
         public var penaltyExempt: [String]
         public var trustedPendingSlots: Int
+        /// Untrusted handshakes at once from one /24 (IPv4) or /64 (IPv6); 0 = no limit.
+        public var maxPendingPerNetwork: Int
     }
     public struct Workers: Codable, Sendable, Equatable {
         public var count: Int
         public var handshakeTimeoutMs: Int
+        /// An inbound connection must send its first bytes within this (of the handshake deadline).
+        public var firstBytesTimeoutMs: Int
     }
     public struct Timeouts: Codable, Sendable, Equatable {
         public var pingIntervalMs: Int

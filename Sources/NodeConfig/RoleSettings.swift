@@ -12,6 +12,7 @@ public struct AcceptorSettings: Codable, Sendable, Equatable {
     /// IP addresses of the trusted nodes' enode URLs, and the pending slots kept for them.
     public var trustedAddresses: [String]
     public var trustedPendingSlots: Int
+    public var maxPendingPerNetwork: Int
 
     public init(config: NodeConfig, trustedAddresses: [String]) {
         maxPending = config.peers.maxPending
@@ -22,6 +23,7 @@ public struct AcceptorSettings: Codable, Sendable, Equatable {
         penaltyExempt = config.peers.penaltyExempt
         self.trustedAddresses = trustedAddresses
         trustedPendingSlots = trustedAddresses.isEmpty ? 0 : config.peers.trustedPendingSlots
+        maxPendingPerNetwork = config.peers.maxPendingPerNetwork
     }
 }
 
@@ -31,12 +33,15 @@ public struct WorkerSettings: Codable, Sendable, Equatable {
     public var listenPort: Int
     public var handshakeTimeoutMs: Int
     public var dialTimeoutMs: Int
-    public init(nodeKeyHex: String, clientName: String, listenPort: Int, handshakeTimeoutMs: Int, dialTimeoutMs: Int) {
+    public var firstBytesTimeoutMs: Int
+    public init(nodeKeyHex: String, clientName: String, listenPort: Int, handshakeTimeoutMs: Int, dialTimeoutMs: Int,
+                firstBytesTimeoutMs: Int) {
         self.nodeKeyHex = nodeKeyHex
         self.clientName = clientName
         self.listenPort = listenPort
         self.handshakeTimeoutMs = handshakeTimeoutMs
         self.dialTimeoutMs = dialTimeoutMs
+        self.firstBytesTimeoutMs = firstBytesTimeoutMs
     }
 }
 

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import ChildRuntime
+import CStockade
 import IPC
 
 /// Spawns a child with posix_spawn, re-executing our own binary through /proc/self/exe.
@@ -20,7 +21,7 @@ enum ChildSpawner {
     ]
 
     /// Starts `exe child <role> --index <index>` with `fds[i]` installed at descriptor 3 + i and
-    /// nothing else open (every other descriptor of ours is close-on-exec). Returns the pid.
+    /// nothing else open above them (closed in the child before exec). Returns the pid.
     static func spawn(role: IPCMessage.Role, index: Int, fds: [Int32], extraArguments: [String] = []) throws(SpawnError) -> pid_t {
         // Move every source above the target range first, so installing fd 3 cannot clobber a
         // source that happens to be fd 4 (and dup2(x, x) never leaves close-on-exec set).
@@ -38,6 +39,10 @@ enum ChildSpawner {
         for (i, fd) in staged.enumerated() {
             posix_spawn_file_actions_adddup2(&actions, fd, ChildDescriptors.control + Int32(i))
         }
+        // And nothing above them, whether close-on-exec or not: a library's descriptor without
+        // the flag (swift-nio's metrics sockets and epoll fd were found in restarted children
+        // by the chaos suite) must never reach a child, let alone a sandboxed one.
+        guard stockade_spawn_add_closefrom(&actions, ChildDescriptors.control + Int32(staged.count)) == 0 else { throw .failed(errno: errno) }
 
         // The supervisor blocks the signals it reads through its loop; a blocked mask survives
         // exec, so give the child an empty mask and default dispositions.

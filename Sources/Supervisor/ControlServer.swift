@@ -60,7 +60,11 @@ final class ControlServer {
     /// someone else put at the path meanwhile.
     private var boundInode: ino_t = 0
 
-    init(path: String, loop: PollLoop) throws {
+    /// How long an idle command connection lives here (`idleTimeout`; tests shorten it).
+    private let idleLimit: Duration
+
+    init(path: String, loop: PollLoop, idleTimeout: Duration = ControlServer.idleTimeout) throws {
+        idleLimit = idleTimeout
         self.path = path
         self.loop = loop
         var addr = sockaddr_un()
@@ -174,7 +178,7 @@ final class ControlServer {
 
     private func closeIdle() {
         let now = ContinuousClock.now
-        for c in connections.values where c.isIdle && now - c.lastActivity >= Self.idleTimeout { drop(c) }
+        for c in connections.values where c.isIdle && now - c.lastActivity >= idleLimit { drop(c) }
     }
 
     /// SO_PEERCRED: only our own user or root may steer the daemon.

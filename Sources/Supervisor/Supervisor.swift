@@ -243,7 +243,7 @@ public final class Supervisor {
             json = RoleSettingsCoding.encode(WorkerSettings(
                 nodeKeyHex: Hex.encode(nodeKey.bytes), clientName: config.node.name,
                 listenPort: Int(listenAddress?.port ?? 0), handshakeTimeoutMs: config.workers.handshakeTimeoutMs,
-                dialTimeoutMs: config.timeouts.dialTimeoutMs))
+                dialTimeoutMs: config.timeouts.dialTimeoutMs, firstBytesTimeoutMs: config.workers.firstBytesTimeoutMs))
         case .peerManager:
             json = RoleSettingsCoding.encode(PeerManagerSettings(nodeIDHex: Hex.encode(nodeKey.publicKey.raw64), config: config))
         }

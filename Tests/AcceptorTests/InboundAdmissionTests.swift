@@ -135,3 +135,40 @@ final class InboundAdmissionTests: XCTestCase {
         XCTAssertNil(a.penalties.refusal(Self.publicIP, now: t0 + InboundAdmission.crashWindow + .seconds(1)))
     }
 }
+
+/// Issue 9, fault 9: MaxStartups random early drop and the per-network pending limit.
+final class StartupLimitsTests: XCTestCase {
+    func testDropChanceFollowsMaxStartups10_30_100() {
+        XCTAssertEqual(StartupLimits.dropChance(pending: 9, maxPending: 100), 0)
+        XCTAssertEqual(StartupLimits.dropChance(pending: 10, maxPending: 100), 0.3, accuracy: 1e-9)
+        XCTAssertEqual(StartupLimits.dropChance(pending: 55, maxPending: 100), 0.65, accuracy: 1e-9)
+        XCTAssertEqual(StartupLimits.dropChance(pending: 100, maxPending: 100), 1)
+        XCTAssertEqual(StartupLimits.dropChance(pending: 4, maxPending: 50), 0)
+        XCTAssertEqual(StartupLimits.dropChance(pending: 5, maxPending: 50), 0.3, accuracy: 1e-9)
+    }
+
+    func testNetworksAreSlash24AndSlash64() {
+        XCTAssertEqual(StartupLimits.network(of: "203.0.113.7"), StartupLimits.network(of: "203.0.113.200"))
+        XCTAssertNotEqual(StartupLimits.network(of: "203.0.113.7"), StartupLimits.network(of: "203.0.114.7"))
+        XCTAssertEqual(StartupLimits.network(of: "2001:db8:1:2::1"), StartupLimits.network(of: "2001:db8:1:2:ffff::9"))
+        XCTAssertNotEqual(StartupLimits.network(of: "2001:db8:1:2::1"), StartupLimits.network(of: "2001:db8:1:3::1"))
+        XCTAssertEqual(StartupLimits.network(of: "::ffff:203.0.113.7"), StartupLimits.network(of: "203.0.113.9"))
+    }
+
+    func testPerNetworkLimitAndEarlyDropSpareTrustedAndLAN() throws {
+        var cfg = try NodeConfig.parse("[peers]\nmax_pending = 50\nmax_pending_per_network = 10\ninbound_throttle_ms = 0\n")
+        let settings = AcceptorSettings(config: cfg, trustedAddresses: ["198.51.100.1"])
+        var a = InboundAdmission(settings: settings)
+        let now = ContinuousClock.now
+        XCTAssertNotNil(a.refusal(for: "203.0.113.7", untrustedPending: 20, pendingInNetwork: 10, maxPending: 50, now: now))
+        XCTAssertNil(a.refusal(for: "203.0.113.7", untrustedPending: 3, pendingInNetwork: 9, maxPending: 50, roll: 0, now: now))
+        XCTAssertNotNil(a.refusal(for: "203.0.113.7", untrustedPending: 30, pendingInNetwork: 1, maxPending: 50, roll: 0.5, now: now))
+        XCTAssertNil(a.refusal(for: "203.0.113.7", untrustedPending: 30, pendingInNetwork: 1, maxPending: 50, roll: 0.99, now: now))
+        // Trusted addresses and LAN sources are spared.
+        XCTAssertNil(a.refusal(for: "198.51.100.1", untrustedPending: 40, pendingInNetwork: 40, maxPending: 50, roll: 0, now: now))
+        XCTAssertNil(a.refusal(for: "192.168.1.5", untrustedPending: 40, pendingInNetwork: 40, maxPending: 50, roll: 0, now: now))
+        cfg.peers.throttleLAN = true
+        a.apply(AcceptorSettings(config: cfg, trustedAddresses: []))
+        XCTAssertNotNil(a.refusal(for: "192.168.1.5", untrustedPending: 40, pendingInNetwork: 40, maxPending: 50, roll: 0, now: now))
+    }
+}

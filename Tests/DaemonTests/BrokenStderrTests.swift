@@ -38,6 +38,25 @@ final class BrokenStderrTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: state.appendingPathComponent("control.sock").path), "stale control socket")
     }
 
+    /// stderr a pipe that nobody reads: once it is full, log lines are dropped, not waited on.
+    func testFullStderrPipeNeverBlocks() throws {
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("stockade-test-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: state) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: DaemonProcess.binary)
+        p.arguments = ["run", "--state-dir", state.path, "--listen", "127.0.0.1:0", "--workers", "\(TestConfig.workers)"]
+        let unread = Pipe()
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = unread
+        try p.run()
+        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        let control = state.appendingPathComponent("control.sock").path
+        // Every handshake logs a few lines; 64 KiB of pipe fill up within a few hundred.
+        try survivesLogging(pid: p.processIdentifier, enode: nil, control: control, peers: 400)
+        withExtendedLifetime(unread) {}
+    }
+
     /// `stockade run … 2>&-`: no stderr at all.
     func testClosedStderr() throws {
         let daemon = try DaemonProcess(executable: "/bin/sh") { state in
@@ -54,7 +73,7 @@ final class BrokenStderrTests: XCTestCase {
 
     /// Peers come and go (each a few log lines in the supervisor and the peer manager); every
     /// process stays up and the control socket answers.
-    private func survivesLogging(pid: Int32, enode given: EnodeURL?, control: String) throws {
+    private func survivesLogging(pid: Int32, enode given: EnodeURL?, control: String, peers: Int = 3) throws {
         var ready = false
         for _ in 0..<100 where !ready {
             ready = (try? DaemonProcess.stockade(["status", "--control-socket", control]))?.status == 0
@@ -64,7 +83,7 @@ final class BrokenStderrTests: XCTestCase {
         let enode = try given ?? EnodeURL(parsing: DaemonProcess.stockade(["enode", "--control-socket", control]).stdout
             .trimmingCharacters(in: .whitespacesAndNewlines))
         let before = ProcessTable.children(of: pid).map(\.pid).sorted()
-        for _ in 0..<3 {
+        for _ in 0..<peers {
             let link = try TestPeer.dial(enode, timeout: .seconds(15))
             _ = try link.ping(timeout: .seconds(5))
             link.disconnect(.requested)

@@ -10,10 +10,7 @@ import Glibc
 final class ControlSocketAbuseTests: XCTestCase {
     /// 32 idle connections and 40 `events` watchers: commands still get through.
     func testIdleConnectionsAndWatchersNeverLockOutCommands() throws {
-        let daemon = try DaemonProcess(["run"], config: TestConfig.toml())
-        defer { daemon.stop() }
-        daemon.logOnFailure(of: self)
-        try daemon.waitReady()
+        let daemon = try DaemonProcess.ready(for: self)
         var held: [Int32] = []
         defer { held.forEach { _ = close($0) } }
         for _ in 0..<32 { held.append(try Self.connect(daemon.controlSocket)) }
@@ -31,10 +28,7 @@ final class ControlSocketAbuseTests: XCTestCase {
 
     /// A client that pipelines requests and never reads holds at most one reply's worth.
     func testPipeliningClientThatNeverReadsCannotGrowTheSupervisor() throws {
-        let daemon = try DaemonProcess(["run"], config: TestConfig.toml())
-        defer { daemon.stop() }
-        daemon.logOnFailure(of: self)
-        try daemon.waitReady()
+        let daemon = try DaemonProcess.ready(for: self)
         let before = Self.rssKiB(daemon.pid)
         let fd = try Self.connect(daemon.controlSocket)
         defer { close(fd) }

@@ -20,14 +20,10 @@ final class CrashLoopTests: XCTestCase {
     }
 
     private func crashLoop(_ role: String) throws {
-        let daemon = try DaemonProcess(["run"], config: TestConfig.toml())
-        defer { daemon.stop() }
-        daemon.logOnFailure(of: self)
-        try daemon.waitReady()
+        let daemon = try DaemonProcess.ready(for: self)
         let enode = try EnodeURL(parsing: daemon.enode())
         let liveKey = PrivateKey.generate()
-        let live = try TestPeer.dial(enode, key: liveKey)
-        _ = try live.ping(timeout: .seconds(5))
+        let live = try TestPeer.live(enode, key: liveKey)
 
         var slowest: TimeInterval = 0
         for kill in 1...12 {

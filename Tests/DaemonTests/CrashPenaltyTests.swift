@@ -25,9 +25,7 @@ final class CrashPenaltyTests: XCTestCase {
     /// Two silent connections from 127.0.0.5 (one on each worker: the acceptor picks the least
     /// loaded), both workers then die by `signal`; is a third connection from there refused?
     private func sourceRefusedAfterWorkers(dieBy signal: Int32) throws -> (Bool, String) {
-        let daemon = try DaemonProcess(["run"], config: RulesAdmissionTests.longHandshakeConfig)
-        defer { daemon.stop() }
-        try daemon.waitReady()
+        let daemon = try DaemonProcess.ready(for: self, config: RulesAdmissionTests.longHandshakeConfig)
         let enode = try EnodeURL(parsing: daemon.enode())
         let before = try XCTUnwrap(daemon.waitForChildren(TestConfig.childCount))
         let held = try (0..<2).map { _ in try RawConnection(to: enode, from: "127.0.0.5") }
@@ -48,6 +46,8 @@ final class CrashPenaltyTests: XCTestCase {
         let probe = try RawConnection(to: enode, from: "127.0.0.5")
         // Refused connections are closed at once; an admitted one waits for its 30 s handshake.
         let refused = probe.waitClosedByRemote(timeout: 3)
+        // The acceptor logs its reason just after closing: let the line arrive.
+        if refused { daemon.waitForLog("penalised", timeout: 5) }
         return (refused, daemon.stderr)
     }
 }

@@ -13,18 +13,14 @@ import Glibc
 /// "no reason" inside the IPC, can no longer be sent by an operator.
 final class DropAccountingTests: XCTestCase {
     func testPeersLostWithThePeerManagerEachGetOneDropEvent() throws {
-        let daemon = try DaemonProcess(["run"], config: TestConfig.toml())
-        defer { daemon.stop() }
-        daemon.logOnFailure(of: self)
-        try daemon.waitReady()
+        let daemon = try DaemonProcess.ready(for: self)
         let enode = try EnodeURL(parsing: daemon.enode())
         let events = try DaemonProcess(["events", "--control-socket", daemon.controlSocket])
         defer { events.stop() }
         usleep(300_000)
 
         let keys = (0..<3).map { _ in PrivateKey.generate() }
-        let links = try keys.map { try TestPeer.dial(enode, key: $0) }
-        for l in links { _ = try l.ping(timeout: .seconds(5)) }
+        let links = try keys.map { try TestPeer.live(enode, key: $0) }
         let ids = keys.map { NodeID(publicKey: $0.publicKey).hex }
         XCTAssertTrue(events.waitFor(15) { out, _ in ids.allSatisfy { ControlCommandTests.events(out, id: $0).count >= 1 } }, events.stdout)
 
@@ -44,14 +40,10 @@ final class DropAccountingTests: XCTestCase {
     }
 
     func testDisconnectWithReason255IsRefused() throws {
-        let daemon = try DaemonProcess(["run"], config: TestConfig.toml())
-        defer { daemon.stop() }
-        daemon.logOnFailure(of: self)
-        try daemon.waitReady()
+        let daemon = try DaemonProcess.ready(for: self)
         let enode = try EnodeURL(parsing: daemon.enode())
         let key = PrivateKey.generate()
-        let link = try TestPeer.dial(enode, key: key)
-        _ = try link.ping(timeout: .seconds(5))
+        let link = try TestPeer.live(enode, key: key)
         let id = NodeID(publicKey: key.publicKey).hex
 
         for reason in ["255", "17", "0x10x"] {

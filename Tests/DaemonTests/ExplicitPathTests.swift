@@ -17,16 +17,15 @@ final class ExplicitPathTests: XCTestCase {
         let status = daemon.waitExit(timeout: 20)
         XCTAssertNotNil(status, "the daemon runs with a key file that does not exist")
         XCTAssertNotEqual(status, 0)
-        XCTAssertTrue(daemon.stderr.contains("must exist"), daemon.stderr)
+        // The exit can be seen before the last of stderr is collected.
+        XCTAssertTrue(daemon.waitForLog("must exist", timeout: 5), daemon.stderr)
         XCTAssertFalse(daemon.stdout.contains("enode://"), "an identity was made up: \(daemon.stdout)")
         XCTAssertFalse(FileManager.default.fileExists(atPath: daemon.stateDir.appendingPathComponent("nodekey.typo").path))
     }
 
     /// The default key in the state directory is still created on first run.
     func testDefaultKeyIsCreatedOnFirstRun() throws {
-        let daemon = try DaemonProcess(["run"], config: TestConfig.toml())
-        defer { daemon.stop() }
-        try daemon.waitReady()
+        let daemon = try DaemonProcess.ready(for: self)
         XCTAssertTrue(FileManager.default.fileExists(atPath: daemon.stateDir.appendingPathComponent("nodekey").path))
     }
 
@@ -41,6 +40,6 @@ final class ExplicitPathTests: XCTestCase {
         XCTAssertNotNil(status, "the daemon runs without the control socket it was asked for")
         XCTAssertNotEqual(status, 0)
         XCTAssertFalse(daemon.stderr.contains("ready:"), daemon.stderr)
-        XCTAssertTrue(daemon.stderr.contains("control socket"), daemon.stderr)
+        XCTAssertTrue(daemon.waitForLog("control socket", timeout: 5), daemon.stderr)
     }
 }

@@ -29,13 +29,9 @@ final class HalfWiredWorkerTests: XCTestCase {
     }
 
     private func halfWire(_ cut: ([String: Int32]) throws -> Void) throws {
-        let daemon = try DaemonProcess(["run"], config: TestConfig.toml())
-        defer { daemon.stop() }
-        daemon.logOnFailure(of: self)
-        try daemon.waitReady()
+        let daemon = try DaemonProcess.ready(for: self)
         let enode = try EnodeURL(parsing: daemon.enode())
-        let live = try TestPeer.dial(enode)
-        _ = try live.ping(timeout: .seconds(5))
+        let live = try TestPeer.live(enode)
         let before = try XCTUnwrap(daemon.waitForChildren(TestConfig.childCount))
         let victim = try XCTUnwrap(before["worker[0]"])
 

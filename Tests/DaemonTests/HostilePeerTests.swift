@@ -20,8 +20,8 @@ final class HostilePeerTests: XCTestCase {
         _ = try live.ping(timeout: .seconds(5))
         let before = try XCTUnwrap(daemon.waitForChildren(TestConfig.childCount))
 
-        // Connects first and says nothing: it holds a handshake slot until the 5 s deadline
-        // (go-ethereum's handshakeTimeout), while everything below goes on.
+        // Connects first and says nothing: it holds a handshake slot until its first-bytes
+        // deadline (2 s, within go-ethereum's 5 s handshakeTimeout), while everything below goes on.
         let silent = try RawConnection(to: enode, from: "127.0.0.11")
 
         // An EIP-8 size prefix far above the 2 KiB packet cap: refused on the prefix alone.

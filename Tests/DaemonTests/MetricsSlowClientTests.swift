@@ -9,10 +9,7 @@ import Glibc
 final class MetricsSlowClientTests: XCTestCase {
     func testSlowlorisAndIdleClientsDenyNoScrape() throws {
         let port = try freeLoopbackPort()
-        let daemon = try DaemonProcess(["run", "--metrics", "127.0.0.1:\(port)"], config: TestConfig.toml())
-        defer { daemon.stop() }
-        daemon.logOnFailure(of: self)
-        try daemon.waitReady()
+        let daemon = try DaemonProcess.ready(for: self, ["run", "--metrics", "127.0.0.1:\(port)"])
         XCTAssertTrue(daemon.waitForLog("metrics on http://127.0.0.1:\(port)/metrics"), daemon.stderr)
         let address = try XCTUnwrap(SocketAddress(ip: "127.0.0.1", port: port))
 

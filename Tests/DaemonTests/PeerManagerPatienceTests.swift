@@ -11,14 +11,10 @@ import Glibc
 /// and a stopped one (a VM pause, a swap storm, SIGSTOP) is told from a hung one.
 final class PeerManagerPatienceTests: XCTestCase {
     func testPeerManagerStoppedForEightSecondsKeepsItsPeers() throws {
-        let daemon = try DaemonProcess(["run"], config: TestConfig.toml())
-        defer { daemon.stop() }
-        daemon.logOnFailure(of: self)
-        try daemon.waitReady()
+        let daemon = try DaemonProcess.ready(for: self)
         let enode = try EnodeURL(parsing: daemon.enode())
         let keys = (0..<3).map { _ in PrivateKey.generate() }
-        let links = try keys.map { try TestPeer.dial(enode, key: $0) }
-        for l in links { _ = try l.ping(timeout: .seconds(5)) }
+        let links = try keys.map { try TestPeer.live(enode, key: $0) }
         let before = try XCTUnwrap(daemon.waitForChildren(TestConfig.childCount))
         let pm = try XCTUnwrap(before["peer-manager"])
 

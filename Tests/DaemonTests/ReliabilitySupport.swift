@@ -1,5 +1,9 @@
 import CStockade
+import Enode
 import Foundation
+import PeerLink
+import Secp256k1
+import XCTest
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -56,5 +60,25 @@ enum UnixChannels {
         defer { close(stolen) }
         let sent = bytes.withUnsafeBytes { send(stolen, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         guard sent == bytes.count else { throw DaemonTestError("send into \(pid)'s fd \(fd): \(String(cString: strerror(errno)))") }
+    }
+}
+
+extension DaemonProcess {
+    /// `stockade run` for `test`, ready: its log printed if the test fails, stopped at teardown.
+    static func ready(for test: XCTestCase, _ arguments: [String] = ["run"], config: String? = TestConfig.toml()) throws -> DaemonProcess {
+        let daemon = try DaemonProcess(arguments, config: config)
+        daemon.logOnFailure(of: test)
+        test.addTeardownBlock { daemon.stop() }
+        try daemon.waitReady()
+        return daemon
+    }
+}
+
+extension TestPeer {
+    /// A live peer: dialed, and its link proven with one Ping.
+    static func live(_ enode: EnodeURL, key: PrivateKey = .generate()) throws -> PeerLink {
+        let link = try dial(enode, key: key)
+        _ = try link.ping(timeout: .seconds(5))
+        return link
     }
 }

@@ -8,7 +8,7 @@ import XCTest
 final class RulesAdmissionTests: XCTestCase {
     /// A handshake deadline far longer than any wait below: a connection that was let in and
     /// then sent nothing would stay open for it, so a prompt close can only be the acceptor's.
-    static let longHandshakeConfig = "[workers]\ncount = \(TestConfig.workers)\nhandshake_timeout_ms = 30000\n"
+    static let longHandshakeConfig = "[workers]\ncount = \(TestConfig.workers)\nhandshake_timeout_ms = 30000\nfirst_bytes_timeout_ms = 30000\n"
 
     func testNetRestrictClosesOutsideAddressesBeforeAnyHandshake() throws {
         let daemon = try DaemonProcess(["run", "--netrestrict", "10.0.0.0/8"], config: Self.longHandshakeConfig)

@@ -8,7 +8,7 @@ import XCTest
 final class RulesPendingTests: XCTestCase {
     /// Every handshake here is either finished by a test peer or held by a silent connection,
     /// which keeps its slot until this deadline: far beyond any wait below.
-    static let config = "[workers]\ncount = \(TestConfig.workers)\nhandshake_timeout_ms = 30000\n"
+    static let config = "[workers]\ncount = \(TestConfig.workers)\nhandshake_timeout_ms = 30000\nfirst_bytes_timeout_ms = 30000\n"
 
     func testMaxPendingHoldsNewConnectionsUntilASlotIsFree() throws {
         let daemon = try DaemonProcess(["run", "--max-pending", "1"], config: Self.config)

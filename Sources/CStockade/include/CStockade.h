@@ -13,6 +13,10 @@ int stockade_set_no_new_privs(void);
 int stockade_set_parent_death_signal(int sig);
 /// prctl(PR_SET_NAME): the name ps, top and systemd's logs show (15 bytes at most).
 int stockade_set_process_name(const char *name);
+
+/// Adds "close every descriptor from `lowest` up" to a posix_spawn_file_actions_t (glibc's
+/// posix_spawn_file_actions_addclosefrom_np, 2.34+, which Swift's Glibc module does not show).
+int stockade_spawn_add_closefrom(void *actions, int lowest);
 /// accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC.
 int stockade_accept_nonblocking(int fd, void *addr, unsigned int *addrlen);
 /// The uid of the process at the other end of a Unix socket (SO_PEERCRED; struct ucred is
