@@ -478,3 +478,12 @@ func residentBytes(_ pid: Int32) -> Int? {
           let kb = Int(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first ?? "") else { return nil }
     return kb * 1024
 }
+
+/// Fails unless `got` is `expected`, saying how they differ in a line (not thousands of bytes).
+func assertSameBytes(_ got: [UInt8]?, _ expected: [UInt8], _ what: @autoclosure () -> String,
+                     file: StaticString = #filePath, line: UInt = #line) {
+    guard let got else { return XCTFail("\(what()): nothing came", file: file, line: line) }
+    guard got != expected else { return }
+    let at = (0..<min(got.count, expected.count)).first { got[$0] != expected[$0] } ?? min(got.count, expected.count)
+    XCTFail("\(what()): \(got.count) bytes, expected \(expected.count); first difference at byte \(at)", file: file, line: line)
+}
