@@ -401,13 +401,14 @@ enum TinyDNS {
 /// node ID (for `default_exit` and forwards), B's config A's (for its `[[allow]]` rules). Both
 /// serve metrics.
 final class UDPTunnel {
-    let entry: DaemonProcess
-    let exit: DaemonProcess
-    let entryID: String
-    let exitID: String
+    let entry: DaemonProcess, exit: DaemonProcess
+    /// Node IDs, 128 hex digits.
+    let entryID: String, exitID: String
+    /// The entry's SOCKS5 listener on 127.0.0.1.
     let socksPort: UInt16
-    let entryMetrics: UInt16
-    let exitMetrics: UInt16
+    /// Each side's metrics endpoint on 127.0.0.1.
+    let entryMetrics: UInt16, exitMetrics: UInt16
+    /// The entry's node key (written before it starts, so the exit's rules can name it).
     private let keyDirectory: URL
 
     /// `exitStreams(entryID)` and `entryStreams(exitID)` are the streams tables of each side

@@ -237,7 +237,7 @@ final class UDPTests: XCTestCase {
         XCTAssertGreaterThan(dropped, 0, "the entry counted no drops")
         XCTAssertEqual(tunnel.metric(\.entryMetrics, "stockade_mux_protocol_errors_total"), 0)
         // The flood really crossed the link (the exit sent it on to the sink, which dropped it).
-        XCTAssertNotNil(tunnel.metric(\.exitMetrics, #"stockade_stream_bytes_total{direction="in"}"#) { $0 > 8 << 20 },
+        XCTAssertNotNil(tunnel.metric(\.exitMetrics, #"stockade_stream_bytes_total{direction="in"}"#) { $0 > Double(8 << 20) },
                         "the exit received less than 8 MiB of the flood")
         // Still one link, and the sessions still answer once the flood is over.
         XCTAssertEqual(tunnel.entry.count("peer dropped:"), 0)
