@@ -92,7 +92,9 @@ public enum MuxFrameCodec {
         let options = MuxOptions(rawValue: p[metaStart + 3] & (MuxOptions.data.rawValue | MuxOptions.error.rawValue | MuxOptions.fin.rawValue))
         var frame = MuxFrame(sessionID: sessionID, status: status, options: options)
         var m = metaStart + 4
-        if status == .new || (status == .keep && metaEnd > m) {
+        // A Keep carries an address only when the byte after its option is UDP's network
+        // (v2ray's and Xray's readers do the same); other extra bytes are skipped as before.
+        if status == .new || (status == .keep && metaEnd > m && p[m] == MuxNetwork.udp.rawValue) {
             frame.target = try readTarget(p, &m, end: metaEnd)
         } else if status == .end, options.contains(.error), m < metaEnd {
             frame.errorCode = MuxErrorCode(rawValue: p[m])

@@ -443,6 +443,7 @@ public struct MuxLink {
             budget -= out.count - before
         }
         guard s.canSendData else { return }
+        let before = out.count
         while let d = s.datagrams.first, d.bytes.count <= s.sendCredit {
             let size = d.bytes.count + Self.keepFrameOverhead + (d.address.map { MuxFrameCodec.newFrameOverhead($0) } ?? 0)
             guard size <= budget else { break }
@@ -450,6 +451,12 @@ public struct MuxLink {
             MuxFrameCodec.append(.keep(id, data: d.bytes, address: d.address), to: &out)
             account(&s, sent: d.bytes.count)
             budget -= size
+        }
+        if s.pendingAck {
+            // The exit's first Keep acknowledges the open, with a datagram or without: a
+            // target that never answers must not leave the opener waiting for one.
+            if out.count == before { MuxFrameCodec.append(.keep(id), to: &out) }
+            s.pendingAck = false
         }
         if let d = s.datagrams.first, d.bytes.count > s.sendCredit, !s.blocked {
             s.blocked = true

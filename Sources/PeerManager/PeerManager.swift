@@ -66,6 +66,7 @@ public final class PeerManager {
                     .init(name: "session_opens_denied_total", value: s.streams.opensDenied),
                     .init(name: "session_opens_refused_total", value: s.streams.opensRefused),
                     .init(name: "session_flow_violations_total", value: s.streams.flowViolations),
+                    .init(name: "datagrams_dropped_total", value: s.streams.datagramsDropped),
                     .init(name: "mux_protocol_errors_total", value: s.streams.protocolErrors),
                     .init(name: "stream_bytes_in_total", value: s.streams.streamBytesIn),
                     .init(name: "stream_bytes_out_total", value: s.streams.streamBytesOut),

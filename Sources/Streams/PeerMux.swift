@@ -324,10 +324,14 @@ extension PeerMux {
         return id
     }
 
-    /// Sends one datagram on UDP session `id` (dropped and counted past the bounds).
+    /// Sends one datagram on UDP session `id` (dropped and counted past the bounds: this one
+    /// when too large, the oldest queued when the queue overflows).
     func sendDatagram(_ id: UInt16, _ bytes: [UInt8], address: MuxTarget?) {
         router.counters.streamBytesOut += UInt64(bytes.count)
-        if !link.sendDatagram(id, bytes, address: address) { router.counters.datagramsDropped += 1 }
+        let droppedBefore = link.stats.datagramsDropped
+        let queued = link.sendDatagram(id, bytes, address: address)
+        let dropped = link.stats.datagramsDropped - droppedBefore
+        router.counters.datagramsDropped += queued || dropped > 0 ? dropped : 1
         pump()
     }
 

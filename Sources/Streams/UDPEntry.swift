@@ -115,6 +115,7 @@ final class SOCKS5UDPAssociation: UDPEntryOwner {
     /// Binds the relay next to the SOCKS5 listener's address; `ready` gets its address, or nil.
     func start(localIP: String, ready: @escaping (NIOCore.SocketAddress?) -> Void) {
         DatagramBootstrap(group: router.eventLoop)
+            .readingWholeDatagrams(header: SOCKS5UDPAssociation.largestHeader)
             .channelInitializer { [weak self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(UDPReceiveHandler { [weak self] in self?.fromClient($0, $1) })
@@ -172,6 +173,9 @@ final class SOCKS5UDPAssociation: UDPEntryOwner {
         datagram += bytes
         relay.writeAndFlush(AddressedEnvelope(remoteAddress: client, data: relay.allocator.buffer(bytes: datagram)), promise: nil)
     }
+
+    /// The longest SOCKS5 UDP request header: a 255-byte domain.
+    static let largestHeader = 4 + 1 + 255 + 2
 
     /// `00 00 frag atyp addr port data`; nil for a fragment (frag != 0: dropped, as RFC 1928
     /// allows) or a malformed header.
@@ -244,6 +248,7 @@ final class UDPForward: UDPEntryOwner {
 
     func start(fd: CInt) -> EventLoopFuture<Channel> {
         let bound = DatagramBootstrap(group: router.eventLoop)
+            .readingWholeDatagrams()
             .channelInitializer { [weak self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(UDPReceiveHandler { [weak self] in self?.fromClient($0, $1) })

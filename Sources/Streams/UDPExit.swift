@@ -46,6 +46,7 @@ final class UDPExit: DatagramEndpoint {
     func start(ipv6: Bool) {
         router.udpExits[ObjectIdentifier(self)] = self
         DatagramBootstrap(group: router.eventLoop)
+            .readingWholeDatagrams()
             .channelInitializer { [weak self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let self { try channel.pipeline.syncOperations.addHandler(UDPReceiveHandler { [weak self] in self?.reply($0, from: $1) }) }
@@ -79,6 +80,9 @@ final class UDPExit: DatagramEndpoint {
         let destination = address ?? target
         switch verdicts[destination] {
         case .send(let to)?:
+            // Two names for one address (a service and its IP:port): replies take the name
+            // last sent to, as a request's answer should.
+            repliesFrom[to] = destination
             send(bytes, to: to)
         case .resolving(var held)?:
             if held.count < Self.maxWhileResolving { held.append(bytes) } else { drop() }
@@ -166,6 +170,15 @@ final class UDPExit: DatagramEndpoint {
         closed = true
         channel?.close(promise: nil)
         router.udpExits[ObjectIdentifier(self)] = nil
+    }
+}
+
+extension DatagramBootstrap {
+    /// Reads up to one byte more than the largest datagram a session carries (after a header of
+    /// `header` bytes): NIO's default of 2048 bytes cuts longer datagrams short without a word,
+    /// where they must go whole or be dropped. A longer one is read as too long and dropped.
+    func readingWholeDatagrams(header: Int = 0) -> DatagramBootstrap {
+        channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: header + MuxLimits.maxDatagram + 1))
     }
 }
 

@@ -110,6 +110,8 @@ final class NodeMetrics {
             return registry.makeCounter(name: "stockade_window_stalls_total", help: "Times a session had data to send and no window left.")
         case ("peer-manager", "session_flow_violations_total"):
             return registry.makeCounter(name: "stockade_session_flow_violations_total", help: "Sessions aborted because the peer sent past the window.")
+        case ("peer-manager", "datagrams_dropped_total"):
+            return registry.makeCounter(name: "stockade_datagrams_dropped_total", help: "UDP datagrams dropped: too large, past a session's queue, or to or from an address the exit does not allow.")
         case ("peer-manager", "mux_protocol_errors_total"):
             return registry.makeCounter(name: "stockade_mux_protocol_errors_total", help: "Peers disconnected for breaking the mux protocol.")
         case ("acceptor", "accepted_total"):

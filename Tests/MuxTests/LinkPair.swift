@@ -41,9 +41,14 @@ struct LinkPair {
             }
             let receiver: Side = side == .a ? .b : .a
             guard consuming.contains(receiver) else { continue }
-            for case .data(let id, let bytes) in events {
-                if receiver == .a { a.consumed(id, bytes.count, now: now, growthAllowance: .max) }
-                else { b.consumed(id, bytes.count, now: now, growthAllowance: .max) }
+            for event in events {
+                let id: UInt16, count: Int
+                switch event {
+                case .data(let s, let bytes), .datagram(let s, let bytes, _): (id, count) = (s, bytes.count)
+                default: continue
+                }
+                if receiver == .a { a.consumed(id, count, now: now, growthAllowance: .max) }
+                else { b.consumed(id, count, now: now, growthAllowance: .max) }
             }
         }
         return moved

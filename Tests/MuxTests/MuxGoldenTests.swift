@@ -23,7 +23,12 @@ final class MuxGoldenTests: XCTestCase {
         "WindowUpdate": .windowUpdates([MuxWindowUpdate(sessionID: 1, increment: 128 * 1024),
                                         MuxWindowUpdate(sessionID: 2, increment: 256 * 1024)]),
         "TwoFrames": .frames([.keep(1, data: Array("hi".utf8)), .end(5)]),
+        "UdpNewWithDatagram": .frames([.new(1, target: udpDNS, data: Array("ping".utf8))]),
+        "UdpKeepIPv4Address": .frames([.keep(1, data: Array("hi".utf8), address: MuxTarget(network: .udp, address: .ipv4([10, 0, 0, 2]), port: 5353))]),
+        "UdpKeepDomainAddress": .frames([.keep(3, data: Array("abc".utf8), address: MuxTarget(network: .udp, address: .domain("dns.example"), port: 53))]),
     ]
+
+    static let udpDNS = MuxTarget(network: .udp, address: .ipv4([127, 0, 0, 1]), port: 53)
 
     func testDocumentHasExactlyTheExamples() throws {
         XCTAssertEqual(Set(try TestVectors.goldenBlocks("ipc/MUX.md").keys), Set(Self.examples.keys))
@@ -60,6 +65,17 @@ final class MuxGoldenTests: XCTestCase {
         let message = try XCTUnwrap(link.nextMessage())
         XCTAssertEqual(message.id, MuxMessageID.frames)
         XCTAssertEqual(message.payload, goldens["NewIPv4WithData"])
+    }
+
+    /// A UDP session's first datagram rides with its New, as the document shows.
+    func testUDPLinkOutputMatchesGolden() throws {
+        let goldens = try TestVectors.goldenBlocks("ipc/MUX.md")
+        var link = MuxLink(role: .dialer, limits: MuxLimits(maxSessions: 8, maxPendingOpens: 8, maxWindow: 1 << 20))
+        let id = try XCTUnwrap(link.open(Self.udpDNS, now: .now))
+        XCTAssertTrue(link.sendDatagram(id, Array("ping".utf8)))
+        let message = try XCTUnwrap(link.nextMessage())
+        XCTAssertEqual(message.id, MuxMessageID.frames)
+        XCTAssertEqual(message.payload, goldens["UdpNewWithDatagram"])
     }
 
     /// The document's table of error codes and their SOCKS5 replies.
