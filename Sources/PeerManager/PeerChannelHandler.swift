@@ -85,6 +85,8 @@ final class PeerChannelHandler: ChannelInboundHandler, MuxTransport {
             send(.ping, context: context)
         }
         context.fireChannelActive()
+        // Opens waiting for this peer (a static node's dial) were queued before it was writable.
+        mux?.transportWritable()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {

@@ -250,6 +250,11 @@ final class PeerRunLoop: @unchecked Sendable {
             codec: codec, messages: MessageCodec(snappyEnabled: h.snappy), shared: shared, timeouts: timeouts,
             onTraffic: { [counters] i, o in counters.update { $0.bytesIn += UInt64(i); $0.bytesOut += UInt64(o) } },
             onClosed: { [unowned self] reason, remote in self.peerClosed(nodeID, connectionID: h.connectionID, reason: reason, remote: remote) })
+        // The mux exists before the channel does: a peer may send mux messages right after
+        // Hello (devp2p allows it; they may even be among the bytes the worker read), and the
+        // first read comes before the adoption's callback below.
+        handler.mux = router.peerAdded(nodeID: nodeID, address: "\(h.remoteAddress):\(h.remotePort)",
+                                       dialed: h.direction == .outbound, transport: handler)
         let boxed = NIOLoopBound(handler, eventLoop: eventLoop)
         // The kernel keeps at most this much unsent, so a bulk session's bytes wait in the mux
         // (where sessions take turns) rather than in one FIFO ahead of every other session.
@@ -270,8 +275,6 @@ final class PeerRunLoop: @unchecked Sendable {
                                              remoteAddress: h.remoteAddress, remotePort: h.remotePort, clientID: h.clientID,
                                              capabilities: h.capabilities, since: .now, connectedAt: Date())
                     dials.connected(nodeID: nodeID)
-                    handler.mux = router.peerAdded(nodeID: nodeID, address: "\(h.remoteAddress):\(h.remotePort)",
-                                                   dialed: h.direction == .outbound, transport: handler)
                     counters.update {
                         $0.added += 1
                         if h.direction == .inbound { $0.peersInbound += 1 } else { $0.peersOutbound += 1 }
@@ -285,6 +288,7 @@ final class PeerRunLoop: @unchecked Sendable {
                         handler.disconnect(.quitting)
                     }
                 case .failure(let error):
+                    if let mux = handler.mux { router.peerRemoved(nodeID: nodeID, mux: mux) }
                     peerSet?.drop(id: nodeID, connectionID: h.connectionID)
                     event(.handshakeFailed, nodeID: nodeID, address: h.remoteAddress, port: h.remotePort,
                           direction: h.direction, reason: nil, detail: "cannot adopt connection: \(error)")
