@@ -2,7 +2,11 @@
 # Interoperability with an independent RLPx implementation (trinity's p2p package, Python; see
 # Tests/peers/README.md): the independent peer dials a running Stockade daemon (legacy and EIP-8
 # auth) and Stockade's `stockade ping` dials the independent peer. Also runs the peer's own
-# vector tests. Prints PASS/FAIL lines and "N passed, M failed"; exits non-zero on a failure.
+# vector tests. Then the mux (ipc/MUX.md) with the peer's own Mux.Cool codec (Tests/peers/
+# muxcool.py, written from MUX.md only): MUX.md's golden frames, a session life on an echo
+# service, an allowlist refusal (0x02), a Keep for an unknown session (0x84), data past the
+# window to a target that does not read (0x83), and stk messages sent right after Hello.
+# Prints PASS/FAIL lines and "N passed, M failed"; exits non-zero on a failure.
 #   STOCKADE_BIN=path/to/stockade  (default: .build/debug/stockade, built if missing)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -22,9 +26,66 @@ trap cleanup EXIT
 if "$PY" -m unittest discover -s Tests/peers >"$work/peer-tests.log" 2>&1; then pass "independent peer: vector and self tests"
 else fail "independent peer: vector and self tests"; tail -20 "$work/peer-tests.log"; fi
 
-# A Stockade daemon on a free loopback port.
-timeout 120 "$BIN" run --state-dir "$work/node" --listen 127.0.0.1:0 --control-socket "$work/control.sock" \
-  >"$work/node.out" 2>"$work/node.err" &
+# The mux checks' targets on 127.0.0.1, both on free ports: an echo server (echoes, and
+# half-closes its side when the other side has) and a server that accepts and never reads (a
+# 4 KiB receive buffer, so the kernel absorbs little of what the exit writes to it).
+cat >"$work/targets.py" <<'PYEOF'
+import asyncio, json, socket, sys
+
+async def main(seconds):
+    async def echo(reader, writer):
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+            writer.write_eof()
+            await writer.drain()
+        except OSError:
+            pass
+        finally:
+            writer.close()
+    echo_server = await asyncio.start_server(echo, "127.0.0.1", 0)
+    stall = socket.socket()
+    stall.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stall.bind(("127.0.0.1", 0))
+    stall.listen(16)
+    stall.setblocking(False)
+    held = []
+    async def hold():
+        loop = asyncio.get_running_loop()
+        while len(held) < 64:
+            held.append((await loop.sock_accept(stall))[0])
+    asyncio.ensure_future(hold())
+    print(json.dumps({"echo": echo_server.sockets[0].getsockname()[1],
+                      "stall": stall.getsockname()[1]}), flush=True)
+    await asyncio.sleep(seconds)
+
+asyncio.run(main(float(sys.argv[1])))
+PYEOF
+timeout 250 "$PY" "$work/targets.py" 240 >"$work/targets.out" 2>"$work/targets.err" &
+pids+=($!)
+for _ in $(seq 1 50); do [ -s "$work/targets.out" ] && break; sleep 0.1; done
+ECHO_PORT=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["echo"])' "$work/targets.out" 2>/dev/null)
+STALL_PORT=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["stall"])' "$work/targets.out" 2>/dev/null)
+
+# The mux peer's key first: the exit's [[allow]] names its node ID (the uncompressed public key
+# without 0x04, as enode URLs show it). `secret` exists but is not allowed to it.
+MUX_KEY=$("$PY" -c 'import secrets; print(secrets.token_hex(32))')
+MUX_ID=$("$PY" -W ignore Tests/peers/rlpx_peer.py nodeid --key "$MUX_KEY")
+cat >"$work/exit.toml" <<EOF
+[services]
+echo = "127.0.0.1:${ECHO_PORT:-1}"
+stall = "127.0.0.1:${STALL_PORT:-1}"
+secret = "127.0.0.1:${ECHO_PORT:-1}"
+
+[[allow]]
+peers = ["$MUX_ID"]
+targets = ["echo", "stall"]
+EOF
+
+# A Stockade daemon on a free loopback port, the exit for the mux checks.
+timeout 240 "$BIN" run --config "$work/exit.toml" --state-dir "$work/node" --listen 127.0.0.1:0 \
+  --control-socket "$work/control.sock" >"$work/node.out" 2>"$work/node.err" &
 pids+=($!)
 for _ in $(seq 1 100); do grep -q '^enode://' "$work/node.out" 2>/dev/null && grep -q 'ready:' "$work/node.err" && break; sleep 0.1; done
 ENODE=$(grep -m1 '^enode://' "$work/node.out" || true)
@@ -60,6 +121,48 @@ else fail "trinity did not see Disconnect(requested)"; tail -3 "$work/peer.out";
 out=$(timeout 30 "$PY" Tests/peers/rlpx_peer.py ping "$ENODE" --count 1 2>&1)
 if grep -q '"reason": 3' <<<"$out"; then pass "trinity without stk/1 gets Disconnect(useless peer)"
 else fail "trinity without stk/1 was not refused with useless peer"; echo "$out" | tail -3; fi
+
+# --- mux (stk/1), with the independent codec ---------------------------------------------------
+if "$PY" -m unittest discover -s Tests/peers -p 'test_rlpx_peer.py' -k MuxCodecTests >"$work/mux-golden.log" 2>&1; then
+  pass "mux: every golden frame of ipc/MUX.md decodes to its value and encodes byte for byte (independent codec)"
+else fail "mux: golden frames with the independent codec"; tail -20 "$work/mux-golden.log"; fi
+
+# mux_check NAME DESCRIPTION ARGS...: one link (a Ping/Pong after Hello first, see the last
+# check), the named check must report ok; the log keeps every frame each way.
+mux_check() {
+  local name=$1 what=$2; shift 2
+  local log="$work/mux-$name.log"
+  timeout 60 "$PY" -W ignore Tests/peers/rlpx_peer.py mux "$ENODE" --key "$MUX_KEY" --settle-ping \
+    --timeout 45 "$@" >"$log" 2>&1
+  local code=$?
+  if [ $code -eq 0 ] && grep -q "\"event\": \"check\", \"name\": \"$name\", \"ok\": true" "$log"; then
+    pass "mux $name: $what"
+  else
+    fail "mux $name: $what (exit $code)"
+    grep -E '"event": "(check|disconnect|mux_link_failed|mux_violation|error)"' "$log" | tail -5
+  fi
+}
+mux_check echo "New for service echo with 300 KiB: ack Keep, every byte echoed (windows updated both ways), Keep+Fin answered by Fin and End, both Ends, the ID reused" \
+  --echo echo --echo-bytes 307200
+mux_check denied "New for a service not allowed to this peer: End+Error 0x02, the link stays up" \
+  --denied secret
+mux_check unknown-session "two Keeps for a session never opened: one End+Error 0x84, our End ignored" \
+  --unknown-session
+mux_check overrun "data past the window to a target that does not read: End+Error 0x83 for that session; the link (Ping/Pong) and a second session stay up" \
+  --overrun stall --echo echo --echo-bytes 1000
+grep -h '"event": "check"' "$work"/mux-*.log | cut -c1-400 >&2
+
+# A peer may speak its capability as soon as both Hellos are through (devp2p; go-ethereum
+# sends eth Status at once). 20 links, each sending a New right after the exit's Hello; each
+# must get its answer (End+Error 0x02), none a Disconnect.
+out=$(timeout 120 "$PY" -W ignore Tests/peers/rlpx_peer.py mux "$ENODE" --key "$MUX_KEY" --denied secret \
+  --repeat 20 --timeout 5 2>&1)
+if [ $? -eq 0 ] && grep -q '"event": "summary", "links": 20, "failed": 0' <<<"$out"; then
+  pass "mux: a New sent right after Hello is answered on each of 20 links"
+else
+  fail "mux: a New sent right after Hello ($(grep -o '"links".*' <<<"$out")); the exit logged $(grep -c 'breach of protocol' "$work/node.err") x breach of protocol"
+  grep -m1 -B1 '"event": "disconnect"' <<<"$out" | cut -c1-300
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

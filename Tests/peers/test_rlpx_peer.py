@@ -26,6 +26,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import rlpx_peer  # noqa: E402  (installs the import shims before any p2p import)
+import muxcool  # noqa: E402
 
 from eth_keys import keys  # noqa: E402
 from p2p import auth  # noqa: E402
@@ -268,6 +269,137 @@ class VectorTests(unittest.TestCase):
                 with self.subTest(case["desc"]):
                     with self.assertRaises(Exception):
                         codec.decompress(h(case["input"]))
+
+
+MUX_MD = HERE.parent.parent / "ipc" / "MUX.md"
+
+# What each golden block of ipc/MUX.md names, written here from the prose above each block.
+MUX_GOLDEN_VALUES = {
+    "NewIPv4WithData": [muxcool.Frame.new(
+        1, muxcool.Target(muxcool.NET_TCP, 8080, muxcool.ADDR_IPV4, "127.0.0.1"), b"GET /")],
+    "NewService": [muxcool.Frame.new(3, muxcool.Target.service("web"))],
+    "NewIPv6": [muxcool.Frame.new(
+        2, muxcool.Target(muxcool.NET_TCP, 443, muxcool.ADDR_IPV6, "2001:db8::1"))],
+    "KeepWithData": [muxcool.Frame.keep(1, b"hello")],
+    "KeepFin": [muxcool.Frame.keep(1, fin=True)],
+    "KeepDataFin": [muxcool.Frame.keep(2, b"bye", fin=True)],
+    "End": [muxcool.Frame.end(1)],
+    "EndError": [muxcool.Frame.end(3, error=0x02)],
+    "EndFlowControl": [muxcool.Frame.end(5, error=0x83)],
+    "KeepAlive": [muxcool.Frame.keepalive()],
+    "TwoFrames": [muxcool.Frame.keep(1, b"hi"), muxcool.Frame.end(5)],
+}
+MUX_GOLDEN_WINDOW_UPDATES = {"WindowUpdate": [(1, 128 * 1024), (2, 256 * 1024)]}
+
+
+class MuxCodecTests(unittest.TestCase):
+    """muxcool.py, written from ipc/MUX.md alone, against that file's golden frames and rules."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.golden = muxcool.parse_golden_blocks(MUX_MD.read_text())
+
+    def test_every_golden_block_is_covered(self) -> None:
+        self.assertEqual(set(self.golden),
+                         set(MUX_GOLDEN_VALUES) | set(MUX_GOLDEN_WINDOW_UPDATES))
+
+    def test_golden_frames_decode_to_their_values(self) -> None:
+        for name, frames in MUX_GOLDEN_VALUES.items():
+            with self.subTest(name):
+                self.assertEqual(muxcool.decode_frames(self.golden[name]), frames)
+
+    def test_golden_frames_encode_byte_for_byte(self) -> None:
+        for name, frames in MUX_GOLDEN_VALUES.items():
+            with self.subTest(name):
+                self.assertEqual(muxcool.encode_frames(frames).hex(), self.golden[name].hex())
+
+    def test_golden_window_update(self) -> None:
+        for name, entries in MUX_GOLDEN_WINDOW_UPDATES.items():
+            self.assertEqual(muxcool.decode_window_update(self.golden[name]), entries)
+            self.assertEqual(muxcool.encode_window_update(entries), self.golden[name])
+
+    def test_golden_meanings(self) -> None:
+        end_error = muxcool.decode_frames(self.golden["EndError"])[0]
+        self.assertTrue(end_error.error)
+        self.assertEqual(muxcool.ERROR_NAMES[end_error.error_code], "notAllowed")
+        self.assertEqual(muxcool.decode_frames(self.golden["EndFlowControl"])[0].error_code, 0x83)
+        self.assertTrue(muxcool.decode_frames(self.golden["KeepFin"])[0].fin)
+        self.assertFalse(muxcool.decode_frames(self.golden["End"])[0].error)
+        service = muxcool.decode_frames(self.golden["NewService"])[0].target
+        self.assertEqual((service.port, service.kind, service.address), (0, muxcool.ADDR_DOMAIN, "web"))
+
+    def test_lenient_reads(self) -> None:
+        # End+Error without a code byte (v2ray) and trailing metadata are read, not refused.
+        self.assertEqual(muxcool.decode_frames(h("0004 0007 03 02")),
+                         [muxcool.Frame(7, muxcool.END, muxcool.OPT_ERROR)])
+        self.assertEqual(muxcool.decode_frames(h("0006 0001 02 00 aabb")),
+                         [muxcool.Frame(1, muxcool.KEEP)])
+        # Data with length 0 is no data; unknown option bits are kept but mean nothing.
+        self.assertEqual(muxcool.decode_frames(h("0004 0001 02 01 0000"))[0].data, b"")
+        self.assertFalse(muxcool.decode_frames(h("0004 0001 03 04"))[0].fin)  # Fin on End
+        self.assertFalse(muxcool.decode_frames(h("0004 0001 02 02"))[0].error)  # Error on Keep
+        # KeepAlive with data is accepted.
+        self.assertEqual(muxcool.decode_frames(h("0004 0000 04 01 0001 ff"))[0].data, b"\xff")
+
+    def test_malformed_payloads(self) -> None:
+        cases = {
+            "empty": "",
+            "metadata length 3": "0003 000102",
+            "metadata length 513": "0201" + "00" * 513,
+            "unknown status": "0004 0001 05 00",
+            "metadata past the end": "0008 0001 02 00",
+            "data length past the end": "0004 0001 02 01 00",
+            "data past the end": "0004 0001 02 01 0005 6869",
+            "New with 3 bytes of target": "0007 0001 01 00 01 0000",
+            "New unknown network": "000c 0001 01 00 03 0050 01 7f000001",
+            "New unknown address type": "000c 0001 01 00 01 0050 04 7f000001",
+            "New IPv4 cut short": "000b 0001 01 00 01 0050 01 7f0000",
+            "New IPv6 cut short": "0017 0001 01 00 01 0050 03" + "00" * 15,
+            "New domain of length 0": "0009 0001 01 00 01 0000 02 00",
+            "New domain cut short": "000b 0001 01 00 01 0000 02 03 7765",
+            "New domain not UTF-8": "000a 0001 01 00 01 0000 02 01 ff",
+            "second frame cut short": "0004 0001 03 00 0004 00",
+        }
+        for name, text in cases.items():
+            with self.subTest(name):
+                with self.assertRaises(muxcool.Malformed):
+                    muxcool.decode_frames(h(text.replace(" ", "")))
+
+    def test_malformed_window_updates(self) -> None:
+        for name, text in {"empty": "", "not a multiple of 6": "0001000000",
+                           "increment 0": "000100000000", "increment 2^31": "000180000000",
+                           "second entry bad": "000100000001000200000000"}.items():
+            with self.subTest(name):
+                with self.assertRaises(muxcool.Malformed):
+                    muxcool.decode_window_update(h(text))
+        self.assertEqual(muxcool.decode_window_update(h("00017fffffff")), [(1, 2 ** 31 - 1)])
+
+    def test_packing_keeps_messages_within_64_kib_of_whole_frames(self) -> None:
+        data = os.urandom(200 * 1024)
+        frames = [muxcool.Frame.keep(1, chunk) for chunk in muxcool.chunks(data)]
+        payloads = muxcool.pack_messages(frames)
+        self.assertTrue(all(len(p) <= muxcool.MESSAGE_SIZE for p in payloads))
+        decoded = [f for p in payloads for f in muxcool.decode_frames(p)]
+        self.assertEqual(b"".join(f.data for f in decoded), data)
+        self.assertTrue(all(len(f.data) <= muxcool.CHUNK for f in decoded))
+
+    def test_stk_messages_ride_trinity_with_snappy(self) -> None:
+        # The Frames / WindowUpdate commands rlpx_peer.py sends: id offset 0x10, raw payload,
+        # snappy-compressed when negotiated, and decoded back by trinity's own Command.decode.
+        payload = self.golden["TwoFrames"]
+        for snappy in (True, False):
+            with self.subTest(snappy=snappy):
+                protocol = rlpx_peer.StkProtocol(None, 0x10, snappy)
+                message = rlpx_peer.StkFrames(payload).encode(
+                    protocol.command_id_by_type[rlpx_peer.StkFrames], snappy)
+                self.assertEqual(message.command_id, 0x10)
+                body = message.body[1:]
+                self.assertEqual(SnappyCodec().decompress(body) if snappy else body, payload)
+                decoded = protocol.get_command_type_for_command_id(0x10).decode(message, snappy)
+                self.assertEqual(decoded.payload, payload)
+        protocol = rlpx_peer.StkProtocol(None, 0x10, True)
+        self.assertEqual(protocol.command_id_by_type[rlpx_peer.StkWindowUpdate], 0x11)
+        self.assertEqual(sorted(protocol.command_type_by_id), list(range(0x10, 0x20)))
 
 
 class PeerProcess:
