@@ -141,7 +141,7 @@ class Frame:
     session: int
     status: int
     option: int = 0
-    target: Optional[Target] = None      # New only
+    target: Optional[Target] = None      # New; a UDP Keep's datagram address (MUX.md "UDP sessions")
     error_code: Optional[int] = None     # End with the Error bit only; None when absent
     data: bytes = b""                    # present iff the Data bit is set (length 0 reads as none)
 
@@ -152,8 +152,8 @@ class Frame:
                    target=target, data=data)
 
     @classmethod
-    def keep(cls, session: int, data: bytes = b"", fin: bool = False) -> "Frame":
-        return cls(session, KEEP, (OPT_DATA if data else 0) | (OPT_FIN if fin else 0), data=data)
+    def keep(cls, session: int, data: bytes = b"", fin: bool = False, address: Optional[Target] = None) -> "Frame":
+        return cls(session, KEEP, (OPT_DATA if data else 0) | (OPT_FIN if fin else 0), target=address, data=data)
 
     @classmethod
     def end(cls, session: int, error: Optional[int] = None) -> "Frame":
@@ -179,6 +179,8 @@ class Frame:
         if self.status == NEW:
             if self.target is None:
                 raise ValueError("New needs a target")
+            meta += self.target.encode()
+        elif self.status == KEEP and self.target is not None:
             meta += self.target.encode()
         if self.status == END and self.option & OPT_ERROR and self.error_code is not None:
             meta += bytes([self.error_code])
@@ -236,7 +238,10 @@ def decode_frame(payload: bytes, at: int = 0) -> Tuple[Frame, int]:
     status, option = meta[2], meta[3]
     if status not in STATUS_NAMES:
         raise Malformed(f"unknown status 0x{status:02x}")
-    target = decode_target(meta[4:]) if status == NEW else None
+    # A Keep names an address only when its extra metadata starts with network UDP (0x02);
+    # any other extra metadata is skipped, as for every status.
+    udp_keep = status == KEEP and size > 4 and meta[4] == NET_UDP
+    target = decode_target(meta[4:]) if status == NEW or udp_keep else None
     error_code = None
     if status == END and option & OPT_ERROR and size >= 5:
         error_code = meta[4]

@@ -288,6 +288,12 @@ MUX_GOLDEN_VALUES = {
     "EndFlowControl": [muxcool.Frame.end(5, error=0x83)],
     "KeepAlive": [muxcool.Frame.keepalive()],
     "TwoFrames": [muxcool.Frame.keep(1, b"hi"), muxcool.Frame.end(5)],
+    "UdpNewWithDatagram": [muxcool.Frame.new(
+        1, muxcool.Target(muxcool.NET_UDP, 53, muxcool.ADDR_IPV4, "127.0.0.1"), b"ping")],
+    "UdpKeepIPv4Address": [muxcool.Frame.keep(
+        1, b"hi", address=muxcool.Target(muxcool.NET_UDP, 5353, muxcool.ADDR_IPV4, "10.0.0.2"))],
+    "UdpKeepDomainAddress": [muxcool.Frame.keep(
+        3, b"abc", address=muxcool.Target(muxcool.NET_UDP, 53, muxcool.ADDR_DOMAIN, "dns.example"))],
 }
 MUX_GOLDEN_WINDOW_UPDATES = {"WindowUpdate": [(1, 128 * 1024), (2, 256 * 1024)]}
 
