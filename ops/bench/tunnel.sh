@@ -592,7 +592,7 @@ for path in $PATHS; do
   [[ "$path" == stockade-* ]] && [ "$codec_ms" != "-" ] && [ "$cpu" != "-" ] &&
     cpu="$cpu ($(ratio "${cpu%%/*}" "$codec_ms") codec)"
   rss="-"
-  if [ "$path" != direct ]; then
+  if [ "$path" != direct ] && has_rows idle; then
     rss="$(num "$(med "$path" idle 'f["rss_kib"] / 1024')" 1) (+$(num "$(med "$path" idle '(f["rss_kib"] - f["base_kib"]) / 1024')" 1))"
     opened="$(med "$path" idle 'f["opened"]')"
     [ "$opened" != "$SESSIONS" ] && rss="$rss [opened $opened]"
