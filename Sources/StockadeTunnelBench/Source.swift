@@ -14,16 +14,27 @@ enum Source {
     /// cannot outlive the benchmark by much.
     static let ioTimeoutMilliseconds = 120_000
 
-    static func run(listen: String, compressibleByDefault: Bool, lifetimeSeconds: Int) throws {
-        guard let (host, port) = splitHostPort(listen), let address = SocketAddress(ip: host, port: port) else {
-            throw BenchError("--listen wants IP:PORT, not \(listen)")
-        }
+    /// `listen` serves TCP and, on the same port, echoes UDP datagrams; `udpSink` (if any) is a
+    /// UDP socket that never reads (a flood's target: its buffer fills, the kernel drops).
+    static func run(listen: String, udpSink: String?, compressibleByDefault: Bool, lifetimeSeconds: Int) throws {
+        let address = try endpoint(listen, "--listen")
         let random = randomRing(), text = textRing()   // before listening: no client waits for them
-        let listener: Int32
-        do { listener = try TCPSocket.listen(on: address, backlog: 4096) } catch { throw BenchError("\(error)") }
+        let listener: Int32, echo: Int32
+        do {
+            listener = try TCPSocket.listen(on: address, backlog: 4096)
+            echo = try TCPSocket.bindUDP(on: SocketAddress.local(of: listener) ?? address)
+        } catch {
+            throw BenchError("\(error)")
+        }
+        var sink: Int32? = nil
+        if let udpSink {
+            do { sink = try TCPSocket.bindUDP(on: try endpoint(udpSink, "--udp-sink")) } catch { throw BenchError("\(error)") }
+        }
         let bound = SocketAddress.local(of: listener).map { "\($0)" } ?? listen
-        writeLine("source listen=\(bound) ring_bytes=\(ringBytes) default=\(compressibleByDefault ? "compressible" : "incompressible")", to: 1)
+        writeLine("source listen=\(bound) udp_echo=\(bound) udp_sink=\(sink.flatMap { SocketAddress.local(of: $0) }.map { "\($0)" } ?? "-") "
+                  + "ring_bytes=\(ringBytes) default=\(compressibleByDefault ? "compressible" : "incompressible")", to: 1)
         let end = monotonicNanos() + UInt64(lifetimeSeconds) * 1_000_000_000
+        startThread(joinable: false) { echoDatagrams(echo, until: end) }
         while monotonicNanos() < end {
             guard TCPSocket.waitFor(listener, events: Int16(POLLIN), timeoutMilliseconds: 500) else { continue }
             let fd = accept(listener, nil, nil)
@@ -32,6 +43,34 @@ enum Source {
                 let s = Stream(fd: fd, timeoutMilliseconds: ioTimeoutMilliseconds)
                 try? serve(s, random: random, text: text, compressibleByDefault: compressibleByDefault)
                 s.close()
+            }
+        }
+    }
+
+    /// Every datagram back to its sender, as it came, until `end` (one thread; the socket is
+    /// non-blocking and each wait bounded, so the loop ends on time).
+    static func echoDatagrams(_ fd: Int32, until end: UInt64) {
+        var bytes = Datagrams.socketBufferBytes
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, socklen_t(MemoryLayout<Int32>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, socklen_t(MemoryLayout<Int32>.size))
+        var buf = [UInt8](repeating: 0, count: 65_536)
+        var from = sockaddr_storage()
+        while monotonicNanos() < end {
+            guard TCPSocket.waitFor(fd, events: Int16(POLLIN), timeoutMilliseconds: 500) else { continue }
+            // Everything queued, then wait again.
+            for _ in 0..<4096 {
+                var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                let n = buf.withUnsafeMutableBytes { raw in
+                    withUnsafeMutablePointer(to: &from) {
+                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, raw.baseAddress, raw.count, 0, $0, &len) }
+                    }
+                }
+                if n < 0 { break }
+                _ = buf.withUnsafeBytes { raw in
+                    withUnsafePointer(to: &from) {
+                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, raw.baseAddress, n, 0, $0, len) }
+                    }
+                }
             }
         }
     }

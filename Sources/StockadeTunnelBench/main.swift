@@ -5,25 +5,36 @@ import Glibc
 /// StockadeTunnelBench: the load tool of ops/bench/tunnel.sh. Plain POSIX sockets and threads,
 /// 127.0.0.1 only in practice; every call is bounded by a socket timeout and every loop by a count.
 ///
-///     StockadeTunnelBench source --listen IP:PORT [--compressible] [--lifetime S]
+///     StockadeTunnelBench source --listen IP:PORT [--udp-sink IP:PORT] [--compressible] [--lifetime S]
 ///     StockadeTunnelBench throughput --via ROUTE [--target HOST:PORT] --streams N --bytes B [--compressible]
 ///     StockadeTunnelBench latency --via ROUTE [--target HOST:PORT] --count K [--neighbour stalled|bulk]
 ///     StockadeTunnelBench eof --via ROUTE [--target HOST:PORT] --count K
 ///     StockadeTunnelBench idle --via ROUTE [--target HOST:PORT] --sessions N --hold S
+///     StockadeTunnelBench udp-rtt --via UROUTE [--target HOST:PORT] --count N [--size B]
+///     StockadeTunnelBench udp-rate --via UROUTE [--target HOST:PORT] --window W --seconds S [--size B]
+///     StockadeTunnelBench udp-flood --via UROUTE [--target HOST:PORT] [--probe-target HOST:PORT] --seconds S [--size B]
 ///     StockadeTunnelBench ports N
 ///
-/// ROUTE is `direct`, `socks5://IP:PORT` or `forward://IP:PORT`. Through SOCKS5 an IPv4 target
-/// goes as an address, anything else as a domain name resolved at the far end. Every command
+/// ROUTE is `direct`, `socks5://IP:PORT` or `forward://IP:PORT`; UROUTE is `direct`,
+/// `socks5udp://IP:PORT` (a UDP ASSOCIATE there) or `udpforward://IP:PORT`. Through SOCKS5 an IP
+/// target goes as an address, anything else as a domain name resolved at the far end. The
+/// source echoes UDP on its TCP port. The UDP commands' timeout bounds each wait for a reply
+/// (a datagram unanswered that long is lost). `udp-flood`'s probes go through the same route
+/// to `--probe-target` (with a forward: the forward's target), on a session of their own. Every command
 /// prints `name key=value ...` on stdout and a readable row on stderr. Common option:
 /// `--timeout-ms MS` (default 5000) bounds each connect, read and write.
 let usage = """
-    usage: StockadeTunnelBench source --listen IP:PORT [--compressible] [--lifetime S]
+    usage: StockadeTunnelBench source --listen IP:PORT [--udp-sink IP:PORT] [--compressible] [--lifetime S]
            StockadeTunnelBench throughput --via ROUTE [--target HOST:PORT] --streams N --bytes B[K|M|G] [--compressible]
            StockadeTunnelBench latency --via ROUTE [--target HOST:PORT] --count K [--neighbour stalled|bulk]
            StockadeTunnelBench eof --via ROUTE [--target HOST:PORT] --count K
            StockadeTunnelBench idle --via ROUTE [--target HOST:PORT] --sessions N --hold S
+           StockadeTunnelBench udp-rtt --via UROUTE [--target HOST:PORT] --count N [--size B]
+           StockadeTunnelBench udp-rate --via UROUTE [--target HOST:PORT] --window W --seconds S [--size B]
+           StockadeTunnelBench udp-flood --via UROUTE [--target HOST:PORT] [--probe-target HOST:PORT] --seconds S [--size B]
            StockadeTunnelBench ports N
-      ROUTE: direct | socks5://IP:PORT | forward://IP:PORT; every command takes --timeout-ms MS (default 5000)
+      ROUTE: direct | socks5://IP:PORT | forward://IP:PORT; UROUTE: direct | socks5udp://IP:PORT | udpforward://IP:PORT
+      every command takes --timeout-ms MS (default 5000); --size: UDP payload bytes (default 1200)
     """
 
 /// `--key value` and `--flag` arguments after the subcommand.
@@ -61,7 +72,16 @@ struct Arguments {
         guard let via = values["--via"] else { throw BenchError("--via is required") }
         return try Route(via: via, target: values["--target"])
     }
+
+    /// The UDP commands' route to `--target`, or (`targetKey` "--probe-target") to another one.
+    func udpRoute(targetKey: String = "--target") throws -> Route {
+        guard let via = values["--via"] else { throw BenchError("--via is required") }
+        return try Route(udpVia: via, target: values[targetKey])
+    }
 }
+
+/// A UDP payload: room for the datagram's number, at most Stockade's 8 KiB datagram.
+func udpSize(_ a: Arguments) throws -> Int { try a.int("--size", default: 1200, range: 8...8192) }
 
 func main() -> Int32 {
     let argv = CommandLine.arguments
@@ -73,7 +93,7 @@ func main() -> Int32 {
         switch argv[1] {
         case "source":
             guard let listen = a.string("--listen") else { throw BenchError("--listen is required") }
-            try Source.run(listen: listen, compressibleByDefault: a.flag("--compressible"),
+            try Source.run(listen: listen, udpSink: a.string("--udp-sink"), compressibleByDefault: a.flag("--compressible"),
                            lifetimeSeconds: try a.int("--lifetime", default: 3600, range: 1...86_400))
         case "throughput":
             Throughput.run(route: try a.route(), streams: try a.int("--streams", range: 1...1024),
@@ -94,6 +114,22 @@ func main() -> Int32 {
         case "idle":
             Idle.run(route: try a.route(), sessions: try a.int("--sessions", range: 1...100_000),
                      holdSeconds: try a.int("--hold", range: 0...3600), timeoutMilliseconds: timeout).emit()
+        case "udp-rtt":
+            UDPBench.rtt(route: try a.udpRoute(), count: try a.int("--count", range: 1...1_000_000),
+                         size: try udpSize(a), timeoutMilliseconds: timeout).emit()
+        case "udp-rate":
+            UDPBench.rate(route: try a.udpRoute(), window: try a.int("--window", range: 1...65_536),
+                          seconds: try a.int("--seconds", range: 1...600), size: try udpSize(a), timeoutMilliseconds: timeout).emit()
+        case "udp-flood":
+            let route = try a.udpRoute()
+            var probe: Route? = nil
+            if a.string("--probe-target") != nil {
+                probe = try a.udpRoute(targetKey: "--probe-target")
+            } else if case .forward = route {
+                probe = route
+            }
+            UDPBench.flood(route: route, probe: probe, seconds: try a.int("--seconds", range: 1...600),
+                           size: try udpSize(a), timeoutMilliseconds: timeout).emit()
         case "ports":
             guard argv.count == 3, let n = Int(argv[2]), (1...64).contains(n) else { throw BenchError("ports N, N in 1...64") }
             print(try Idle.freePorts(n).map { "\($0)" }.joined(separator: " "))

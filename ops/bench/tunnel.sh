@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Tunnel benchmark, release build, 127.0.0.1 only: the same load through every way of carrying
-# TCP streams between two nodes, side by side in one run, one table.
+# TCP streams (and UDP datagrams) between two nodes, side by side in one run, one table each.
 #
 #   ops/bench/tunnel.sh                 every path, 3 interleaved rounds, about 5-10 minutes
 #   ops/bench/tunnel.sh --perf          also perf-record the peer managers during the 1-stream row
@@ -12,6 +12,9 @@
 #   BYTES_1=512M BYTES_64=8M BYTES_Z=256M   bytes of the 1-stream row, per stream of the
 #                                       64-stream row, and of the compressible row
 #   COUNT=200 EOF_COUNT=10 SESSIONS=1000 HOLD=3   latency probes, EOF probes, idle sessions
+#   ROWS="urtt urate uflood usink"      a subset of the rows (names below; default: all)
+#   UDP_COUNT=1000 UDP_SIZE=1200 UDP_WINDOW=32 UDP_SECONDS=3   UDP probes, payload bytes,
+#                                       datagrams outstanding in urate, seconds of urate and floods
 #
 # Paths (each a row of the table):
 #   direct          the load tool straight to the source server: the machine's loopback ceiling
@@ -19,13 +22,16 @@
 #                   127.0.0.1 (own host key, authorized_keys and config in a temp dir; no system
 #                   file is read or changed), one `ssh -N -D -L` connection carrying both
 #   ssh-D-gcm       the same with `-c aes128-gcm@openssh.com`, its own sshd and connection
-#   v2ray-socks5 / v2ray-fwd   v2ray 4.34 (Debian's package), two processes: SOCKS and
-#                   dokodemo-door inbounds -> VMess outbound with mux {enabled, concurrency 8}
-#                   -> VMess inbound -> freedom
+#   v2ray-socks5 / v2ray-fwd   v2ray 4.34 (Debian's package), two processes: SOCKS (UDP on) and
+#                   dokodemo-door (tcp,udp) inbounds -> VMess outbound with mux {enabled,
+#                   concurrency 8} -> VMess inbound -> freedom. Its mux carries UDP too (Mux.Cool
+#                   network UDP, one mux session per SOCKS5 destination or dokodemo client).
 #   stockade-socks5 / stockade-fwd   two daemons A (SOCKS5 entry and a [[forward]]) and B (the
 #                   exit, whose [[allow]] lets A reach the source as service "src"); reached
 #                   through A's SOCKS5 as src.<first 16 hex of B's ID>.stk. While the daemon has
-#                   no mux these rows print "n/a".
+#                   no mux these rows print "n/a". UDP: SOCKS5 UDP ASSOCIATE on the same entry
+#                   (datagrams to src.<id>.stk, the flood's to sink.<id>.stk) and a [[forward]]
+#                   with network = "udp" on the TCP forward's port.
 #
 # Rows, each run by StockadeTunnelBench (Sources/StockadeTunnelBench) against its own source
 # server: throughput of 1 stream and of 64 concurrent streams (incompressible random data; one
@@ -38,6 +44,15 @@
 # processes, for Stockade both daemons' peer managers (stockade-pm). Beside Stockade's, the frame
 # codec's CPU per MB (StockadeBench frame, 64 KiB incompressible messages, snappy on, encode and
 # decode = both ends) measured in each round.
+#
+# UDP rows (a second table; no ssh rows: OpenSSH carries no UDP), the source echoing UDP on its TCP
+# port, UDP_SIZE-byte datagrams numbered by the tool: urtt, echo round trips one outstanding 1 ms
+# apart, p50/p99 and lost (an echo later than 1 s is lost); urate, UDP_SECONDS with UDP_WINDOW
+# datagrams outstanding: echoed datagrams/s, loss and the round trips under that load; uflood, one
+# session sending as fast as it can for UDP_SECONDS into the echo: sent/s, echoed/s and the loss
+# (sent - echoed over sent, either direction), beside probes on a second session; usink, the same
+# flood into a UDP socket that never reads (on the SOCKS5 paths: a forward's target is the echo):
+# the probes beside it, and the tunnel processes' peak RSS meanwhile.
 #
 # Every figure is the median over ROUNDS rounds; within a round each row runs over every path
 # before the next row starts, and the order of the paths turns every round, so a neighbour's
@@ -58,6 +73,15 @@ SCRATCH_PATH="${SCRATCH_PATH:-.build}"
 ROUNDS="${ROUNDS:-3}"
 ALL_PATHS="direct ssh-D ssh-L ssh-D-gcm v2ray-socks5 v2ray-fwd stockade-socks5 stockade-fwd"
 PATHS="${PATHS:-$ALL_PATHS}"
+TCP_ROWS="t1 t64 tz lat stalled bulk eof idle"
+UDP_ROWS="urtt urate uflood usink"
+ROWS="${ROWS:-$TCP_ROWS $UDP_ROWS}"
+UDP_COUNT="${UDP_COUNT:-1000}"
+UDP_SIZE="${UDP_SIZE:-1200}"
+UDP_WINDOW="${UDP_WINDOW:-32}"
+UDP_SECONDS="${UDP_SECONDS:-3}"
+# A datagram whose echo has not come back within this is lost.
+UDP_TIMEOUT_MS=1000
 PERF_PATH="${PERF_PATH:-stockade-socks5}"
 BYTES_1="${BYTES_1:-512M}"
 BYTES_64="${BYTES_64:-8M}"
@@ -79,6 +103,15 @@ case "$ROUNDS" in ''|*[!0-9]*) echo "ROUNDS must be an integer" >&2; exit 2 ;; e
 for p in $PATHS; do
   [[ " $ALL_PATHS " == *" $p "* ]] || { echo "unknown path $p (known: $ALL_PATHS)" >&2; exit 2; }
 done
+for r in $ROWS; do
+  [[ " $TCP_ROWS $UDP_ROWS " == *" $r "* ]] || { echo "unknown row $r (known: $TCP_ROWS $UDP_ROWS)" >&2; exit 2; }
+done
+for v in UDP_COUNT UDP_SIZE UDP_WINDOW UDP_SECONDS; do
+  case "${!v}" in ''|*[!0-9]*) echo "$v must be an integer" >&2; exit 2 ;; esac
+done
+[ "$UDP_SECONDS" -ge 1 ] && [ "$UDP_SECONDS" -le 60 ] || { echo "UDP_SECONDS must be 1..60" >&2; exit 2; }
+# has_rows LIST: whether ROWS names any row of LIST.
+has_rows() { local r; for r in $ROWS; do [[ " $1 " == *" $r "* ]] && return 0; done; return 1; }
 
 # --- what it needs ------------------------------------------------------------------------------
 ./ops/install-deps.sh
@@ -143,10 +176,10 @@ wait_port() {
   return 1
 }
 
-read -r SRC SSH_D SSH_L SSH_PORT GCM_D GCM_PORT V_SOCKS V_FWD V_VMESS S_SOCKS S_FWD S_A S_B <<< "$("$tool" ports 13)"
+read -r SRC SSH_D SSH_L SSH_PORT GCM_D GCM_PORT V_SOCKS V_FWD V_VMESS S_SOCKS S_FWD S_A S_B SINK <<< "$("$tool" ports 14)"
 
 # --- the source server --------------------------------------------------------------------------
-"$tool" source --listen "127.0.0.1:$SRC" --lifetime 7200 > "$work/source.out" 2> "$work/source.err" &
+"$tool" source --listen "127.0.0.1:$SRC" --udp-sink "127.0.0.1:$SINK" --lifetime 7200 > "$work/source.out" 2> "$work/source.err" &
 started+=($!)
 wait_port "$SRC" 10 $! || { echo "the source server did not start" >&2; cat "$work/source.err" >&2; exit 1; }
 
@@ -196,9 +229,9 @@ cat > "$work/v2ray/client.json" <<EOF
   "log": {"loglevel": "error"},
   "inbounds": [
     {"tag": "socks", "listen": "127.0.0.1", "port": $V_SOCKS, "protocol": "socks",
-     "settings": {"auth": "noauth", "udp": false}},
+     "settings": {"auth": "noauth", "udp": true, "ip": "127.0.0.1"}},
     {"tag": "fwd", "listen": "127.0.0.1", "port": $V_FWD, "protocol": "dokodemo-door",
-     "settings": {"address": "127.0.0.1", "port": $SRC, "network": "tcp"}}
+     "settings": {"address": "127.0.0.1", "port": $SRC, "network": "tcp,udp"}}
   ],
   "outbounds": [
     {"protocol": "vmess",
@@ -254,9 +287,10 @@ start_stockade_pair() {
 count = 1
 [services]
 src = "127.0.0.1:$SRC"
+sink = "127.0.0.1:$SINK"
 [[allow]]
 peers = ["$a_id"]
-targets = ["src", "127.0.0.1:$SRC"]
+targets = ["src", "sink", "127.0.0.1:$SRC"]
 EOF
   cat > "$work/stockade/a.toml" <<EOF
 [workers]
@@ -269,6 +303,11 @@ listen = "127.0.0.1:$S_SOCKS"
 listen = "127.0.0.1:$S_FWD"
 peer = "$b_id"
 target = "src"
+[[forward]]
+listen = "127.0.0.1:$S_FWD"
+peer = "$b_id"
+target = "src"
+network = "udp"
 EOF
   start_stockade b "$S_B"; stockade_b=$stockade_pid
   if ! wait_port "$S_B" "$START_TIMEOUT" "$stockade_b"; then
@@ -353,8 +392,10 @@ rss_kib() {
   done
   echo "$total"
 }
-# route_args PATH: the tool's --via/--target for that path.
+# route_args PATH [ROW]: the tool's --via/--target for that path (and row: the UDP rows' routes,
+# empty where the path carries no UDP or the row cannot be run on it).
 route_args() {
+  if [[ "${2:-}" == u* ]]; then udp_args "$1" "$2"; return; fi
   case "$1" in
     direct) echo "--via direct --target 127.0.0.1:$SRC" ;;
     ssh-D) echo "--via socks5://127.0.0.1:$SSH_D --target 127.0.0.1:$SRC" ;;
@@ -366,15 +407,39 @@ route_args() {
     stockade-fwd) echo "--via forward://127.0.0.1:$S_FWD" ;;
   esac
 }
+# udp_args PATH ROW: the TCP route's entry for datagrams (socks5udp://: a UDP ASSOCIATE there;
+# udpforward://: the UDP forward on the TCP forward's port); none for OpenSSH (no UDP). uflood's
+# probes go to the echo on a session of their own; usink floods the sink, only where datagrams
+# name their destination (a forward's is the echo).
+udp_args() {
+  [[ "$1" == ssh-* ]] && return 0
+  local via echo_t sink_t
+  via="$(route_args "$1" | awk '{ sub(/^socks5:/, "socks5udp:", $2); sub(/^forward:/, "udpforward:", $2); print $2 }')"
+  echo_t="$(udp_target "$1" src "$SRC")"; sink_t="$(udp_target "$1" sink "$SINK")"
+  case "$2" in
+    usink) if [ -n "$sink_t" ]; then echo "--via $via --target $sink_t --probe-target $echo_t"; fi ;;
+    uflood) echo "--via $via${echo_t:+ --target $echo_t --probe-target $echo_t}" ;;
+    *) echo "--via $via${echo_t:+ --target $echo_t}" ;;
+  esac
+}
+# udp_target PATH SERVICE PORT: how that path's datagrams name the source's SERVICE (src: the echo,
+# sink: the non-reading socket); empty for a forward (its target is fixed).
+udp_target() {
+  case "$1" in
+    direct|v2ray-socks5) echo "127.0.0.1:$3" ;;
+    stockade-socks5) echo "$2.${stk_host#src.}:$3" ;;
+  esac
+}
 available() { [[ "$1" != stockade-* ]] || [ -z "$stockade_na" ]; }
 
 # record PATH ROW ROUND LINE [EXTRA]: one result line for the table.
 record() { echo "path=$1 row=$2 round=$3 ${4#* } $5" >> "$results"; }
 
-# run_row PATH ROW ROUND ARGS...: one tool run on that path; CPU of its tunnel processes around it.
+# run_row PATH ROW ROUND ARGS...: one tool run on that path; CPU of its tunnel processes around it
+# (and in the usink row their peak RSS, sampled every 0.2 s while the tool runs).
 run_row() {
   local path="$1" row="$2" round="$3"; shift 3
-  local pids before after line extra="" perf_pid=""
+  local pids before after line extra="" perf_pid="" sampler="" base_rss=""
   # shellcheck disable=SC2046
   pids="$(tunnel_pids "$path")"
   if [ "$PERF" = 1 ] && [ "$round" = 1 ] && [ "$row" = t1 ] && [ "$path" = "$PERF_PATH" ] && [ -n "$pids" ]; then
@@ -382,11 +447,27 @@ run_row() {
     perf_pid=$!; started+=($perf_pid)
     sleep 1
   fi
+  if [ "$row" = usink ] && [ -n "$pids" ]; then
+    base_rss="$(rss_kib $pids)"
+    echo "$base_rss" > "$work/peak.kib"
+    # shellcheck disable=SC2086
+    ( peak="$base_rss"
+      for _ in $(seq 1 $((ROW_LIMIT * 5))); do
+        r="$(rss_kib $pids)"
+        [ "$r" -gt "$peak" ] && { peak="$r"; echo "$peak" > "$work/peak.kib"; }
+        sleep 0.2
+      done ) &
+    sampler=$!; started+=($sampler)
+  fi
   before="$(cpu_ticks $pids)"
-  line="$(timeout -k 5 "$ROW_LIMIT" "$tool" "$@" $(route_args "$path") 2>> "$work/tool.err" | tail -n 1)" || true
+  line="$(timeout -k 5 "$ROW_LIMIT" "$tool" "$@" $(route_args "$path" "$row") 2>> "$work/tool.err" | tail -n 1)" || true
   after="$(cpu_ticks $pids)"
   if [ -n "$perf_pid" ]; then kill -INT "$perf_pid" 2>/dev/null || true; wait "$perf_pid" 2>/dev/null || true; fi
   [ -n "$pids" ] && extra="cpu_s=$(awk -v t=$((after - before)) -v h="$clk_tck" 'BEGIN { printf "%.3f", t / h }')"
+  if [ -n "$sampler" ]; then
+    kill -TERM "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
+    extra="$extra peak_rss_kib=$(cat "$work/peak.kib") base_kib=$base_rss"
+  fi
   if [ -z "$line" ]; then line="failed-run error=1"; echo "  $path $row: the tool printed nothing (see below)" >&2; fi
   record "$path" "$row" "$round" "$line" "$extra"
 }
@@ -422,7 +503,7 @@ codec_row() {
 }
 
 # --- the rounds ---------------------------------------------------------------------------------
-rows="t1 t64 tz lat stalled bulk eof idle"
+rows="$ROWS"
 paths=()
 for p in $PATHS; do available "$p" && paths+=("$p"); done
 echo "== $ROUNDS rounds over: ${paths[*]}" >&2
@@ -442,11 +523,17 @@ for round in $(seq 1 "$ROUNDS"); do
         bulk) run_row "$path" bulk "$round" latency --count "$COUNT" --neighbour bulk --timeout-ms "$PROBE_TIMEOUT_MS" ;;
         eof) run_row "$path" eof "$round" eof --count "$EOF_COUNT" --timeout-ms 5000 ;;
         idle) [ "$path" = direct ] || idle_row "$path" "$round" ;;
+        u*) [ -n "$(route_args "$path" "$row")" ] || continue ;;&
+        urtt) run_row "$path" urtt "$round" udp-rtt --count "$UDP_COUNT" --size "$UDP_SIZE" --timeout-ms "$UDP_TIMEOUT_MS" ;;
+        urate) run_row "$path" urate "$round" udp-rate --window "$UDP_WINDOW" --seconds "$UDP_SECONDS" --size "$UDP_SIZE" \
+                 --timeout-ms "$UDP_TIMEOUT_MS" ;;
+        uflood) run_row "$path" uflood "$round" udp-flood --seconds "$UDP_SECONDS" --size "$UDP_SIZE" --timeout-ms "$UDP_TIMEOUT_MS" ;;
+        usink) run_row "$path" usink "$round" udp-flood --seconds "$UDP_SECONDS" --size "$UDP_SIZE" --timeout-ms "$UDP_TIMEOUT_MS" ;;
       esac
     done
   done
   # The codec's figure is printed even while the Stockade rows are n/a: the bound they will meet.
-  if [[ " $PATHS " == *" stockade-"* ]]; then codec_row "$round"; fi
+  if [[ " $PATHS " == *" stockade-"* ]] && has_rows "t1 t64"; then codec_row "$round"; fi
 done
 
 # --- the table ----------------------------------------------------------------------------------
@@ -473,7 +560,15 @@ mbps='(f["failed"] == "0" ? f["MBps"] : 0)'
 cpu_per_mb='(f["cpu_s"] != "" && f["total_bytes"] > 0 ? 1000 * f["cpu_s"] / (f["total_bytes"] / 1e6) : "")'
 codec_ms="$(med codec codec 'f["ms_per_MB"]')"
 ref1="$(med v2ray-socks5 t1 "$mbps")"; ref64="$(med v2ray-socks5 t64 "$mbps")"
+# lat_cell PATH ROW [PREFIX]: "p50/p99" of the row's PREFIXp50_ms and PREFIXp99_ms medians, ms,
+# with " [f N]" (TCP) or " [lost N]" (UDP) when some probes failed over the rounds.
+lat_cell() {
+  local f tag="f"; f="$(total "$1" "$2" "${3:-}failed")"
+  [[ "$2" == u* ]] && tag="lost"
+  echo "$(num "$(med "$1" "$2" "f[\"${3:-}p50_ms\"]")" 2)/$(num "$(med "$1" "$2" "f[\"${3:-}p99_ms\"]")" 2)$([ "$f" != 0 ] && [ "$f" != - ] && echo " [$tag $f]")"
+}
 
+if has_rows "$TCP_ROWS"; then
 echo
 echo "Tunnel benchmark: release build, 127.0.0.1, $(nproc) cores shared by tunnels, load tool and source."
 echo "Medians of $ROUNDS interleaved rounds. MB/s = 10^6 bytes/s; (x) = ratio to v2ray-socks5's median."
@@ -496,22 +591,58 @@ for path in $PATHS; do
   [ "$cpu" = "-/-" ] && cpu="-"
   [[ "$path" == stockade-* ]] && [ "$codec_ms" != "-" ] && [ "$cpu" != "-" ] &&
     cpu="$cpu ($(ratio "${cpu%%/*}" "$codec_ms") codec)"
-  lat_cell() {
-    local f; f="$(total "$path" "$1" failed)"
-    echo "$(num "$(med "$path" "$1" 'f["p50_ms"]')" 2)/$(num "$(med "$path" "$1" 'f["p99_ms"]')" 2)$([ "$f" != 0 ] && [ "$f" != - ] && echo " [f $f]")"
-  }
   rss="-"
-  if [ "$path" != direct ]; then
+  if [ "$path" != direct ] && has_rows idle; then
     rss="$(num "$(med "$path" idle 'f["rss_kib"] / 1024')" 1) (+$(num "$(med "$path" idle '(f["rss_kib"] - f["base_kib"]) / 1024')" 1))"
     opened="$(med "$path" idle 'f["opened"]')"
     [ "$opened" != "$SESSIONS" ] && rss="$rss [opened $opened]"
   fi
   printf "$fmt_row" "$path" "$(num "$t1" 0) ($(ratio "$t1" "$ref1"))" "$(num "$t64" 0) ($(ratio "$t64" "$ref64"))" \
-    "$(num "$tz" 0)" "$cpu" "$(lat_cell lat)" "$(lat_cell stalled)" "$(lat_cell bulk)" \
+    "$(num "$tz" 0)" "$cpu" "$(lat_cell "$path" lat)" "$(lat_cell "$path" stalled)" "$(lat_cell "$path" bulk)" \
     "$(num "$(med "$path" eof 'f["p50_ms"]')" 2)" "$rss"
 done
 [ "$codec_ms" != "-" ] && echo && echo "frame codec (StockadeBench frame, 64 KiB incompressible, snappy on, encode+decode = both ends, CPU time): $(num "$codec_ms" 2) ms/MB; goal: stockade CPU/MB <= 1.25x codec"
 echo "goals (issue 7): p50 <= ssh's; idle p99 <= 2 ms; stalled: no failure, p99 <= 2 ms; bulk p99 <= 5 ms; EOF < 1 ms."
+fi
+
+if has_rows "$UDP_ROWS"; then
+  dps='(f["error"] == "" ? f["dps"] : 0)'
+  us_per_dg='(f["cpu_s"] != "" && f["echoed"] > 0 ? 1e6 * f["cpu_s"] / f["echoed"] : "")'
+  uref="$(med v2ray-socks5 urate "$dps")"
+  echo
+  echo "UDP through the tunnels: $UDP_SIZE-byte datagrams to the source's UDP echo; medians of $ROUNDS rounds; (x) = ratio to v2ray-socks5's."
+  echo "rtt: $UDP_COUNT echo round trips one outstanding, 1 ms apart, ms p50/p99; [lost N] over all rounds (no echo within ${UDP_TIMEOUT_MS} ms)."
+  echo "urate: ${UDP_SECONDS}s with $UDP_WINDOW datagrams outstanding: echoed datagrams/s, loss %, round trips under that load (ms),"
+  echo "  CPU of both ends' tunnel processes per echoed datagram (us; each crosses the tunnel twice)."
+  echo "flood: one session sending as fast as it can for ${UDP_SECONDS}s into the echo: sent/s, echoed/s, loss % = 1 - echoed/sent;"
+  echo "  beside: echo probes on a second session meanwhile. sink: the same flood into a socket that never reads (SOCKS5 paths),"
+  echo "  the probes beside it, and the tunnel processes' peak RSS, MiB (+ over their RSS before that flood)."
+  echo
+  fmt_udp="%-16s %-18s %-15s %-7s %-15s %-7s %-10s %-10s %-8s %-21s %-21s %-14s\n"
+  printf "$fmt_udp" "path" "rtt p50/p99" "dgram/s" "loss%" "loaded p50/p99" "us/dg" "flood tx/s" "echoed/s" "loss%" "beside flood" "beside sink" "sink RSS MiB"
+  for path in $PATHS; do
+    if ! available "$path"; then
+      printf "%-16s %s\n" "$path" "n/a (stockade: $stockade_na)"
+      continue
+    fi
+    if [ -z "$(route_args "$path" urtt)" ]; then
+      printf "%-16s %s\n" "$path" "- (no UDP: OpenSSH forwards TCP only)"
+      continue
+    fi
+    rate="$(med "$path" urate "$dps")"
+    sink="-"; sink_rss="-"
+    if [ -n "$(route_args "$path" usink)" ]; then
+      sink="$(lat_cell "$path" usink probe_)"
+      [ "$path" != direct ] &&
+        sink_rss="$(num "$(med "$path" usink 'f["peak_rss_kib"] / 1024')" 1) (+$(num "$(med "$path" usink '(f["peak_rss_kib"] - f["base_kib"]) / 1024')" 1))"
+    fi
+    printf "$fmt_udp" "$path" "$(lat_cell "$path" urtt)" "$(num "$rate" 0) ($(ratio "$rate" "$uref"))" \
+      "$(num "$(med "$path" urate 'f["loss_pct"]')" 2)" "$(num "$(med "$path" urate 'f["p50_ms"]')" 2)/$(num "$(med "$path" urate 'f["p99_ms"]')" 2)" \
+      "$(num "$(med "$path" urate "$us_per_dg")" 1)" \
+      "$(num "$(med "$path" uflood 'f["sent_per_s"]')" 0)" "$(num "$(med "$path" uflood 'f["echoed_per_s"]')" 0)" \
+      "$(num "$(med "$path" uflood 'f["loss_pct"]')" 1)" "$(lat_cell "$path" uflood probe_)" "$sink" "$sink_rss"
+  done
+fi
 
 if [ "$PERF" = 1 ]; then
   echo
