@@ -140,6 +140,8 @@ mux_check() {
   else
     fail "mux $name: $what (exit $code)"
     grep -E '"event": "(check|disconnect|mux_link_failed|mux_violation|error)"' "$log" | tail -5
+    echo "  the peer's last frames:"; grep -E '"event": "(recv|send|frame)' "$log" | tail -8 | cut -c1-300
+    echo "  the daemon's last lines:"; tail -8 "$work/node.err"
   fi
 }
 mux_check echo "New for service echo with 300 KiB: ack Keep, every byte echoed (windows updated both ways), Keep+Fin answered by Fin and End, both Ends, the ID reused" \
