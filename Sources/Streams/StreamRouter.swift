@@ -322,7 +322,7 @@ public final class StreamRouter {
         }
         let f = NodeConfig.Forward(listen: listen, peer: id, target: target, network: network)
         switch listeners.add(f, runtime: true) {
-        case .success: return .success("forwarding \(network) \(listen) to \(target) on \(id.prefix(16))…")
+        case .success: return .success("forwarding \(network == "udp" ? "UDP " : "")\(listen) to \(target) on \(id.prefix(16))…")
         case .failure(let e): return .failure(e)
         }
     }

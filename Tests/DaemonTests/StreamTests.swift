@@ -377,7 +377,6 @@ final class StreamTests: XCTestCase {
         func reply(_ code: UInt8) -> [UInt8] { [0x05, code, 0x00, 0x01, 0, 0, 0, 0, 0, 0] }
         let cases: [(String, [UInt8], [UInt8])] = [
             ("BIND", greeting + [0x05, 0x02, 0x00, 0x01, 127, 0, 0, 1, 0x00, 0x50], accepted + reply(0x07)),
-            ("UDP ASSOCIATE", greeting + [0x05, 0x03, 0x00, 0x01, 127, 0, 0, 1, 0x00, 0x50], accepted + reply(0x07)),
             ("a SOCKS4 greeting", [0x04, 0x01, 0x00, 0x50, 127, 0, 0, 1, 0x00], []),
             ("a request of version 4", greeting + [0x04, 0x01, 0x00, 0x01, 127, 0, 0, 1, 0x00, 0x50], accepted + reply(0x01)),
             ("a zero-length domain", greeting + [0x05, 0x01, 0x00, 0x03, 0x00, 0x00, 0x50], accepted + reply(0x01)),

@@ -62,7 +62,7 @@ final class UDPTests: XCTestCase {
             }
         }
         XCTAssertTrue(strays.isEmpty, "replies named otherwise: \(strays.map(\.from))")
-        XCTAssertEqual(tunnel.metric(\.exitMetrics, #"stockade_session_opens_total{result="accepted"}"#) { $0 >= 2 }, 2,
+        XCTAssertEqual(tunnel.metric(\.exitMetrics, #"stockade_session_opens_total{result="accepted",reason=""}"#) { $0 >= 2 }, 2,
                        "one session for the forward's client, one for the association")
 
         // The association ends with its TCP connection; the forward's session when idle. Then
@@ -162,10 +162,10 @@ final class UDPTests: XCTestCase {
         XCTAssertTrue(tunnel.exit.stderr.split(separator: "\n").contains { $0.contains(denied) && $0.contains("to 127.0.0.1:\(servers[2].port)") })
         XCTAssertEqual(tunnel.exit.count(denied), 1)
         XCTAssertNotNil(tunnel.metric(\.exitMetrics, "stockade_datagrams_dropped_total") { $0 >= 3 }, "the denied datagrams were not counted")
-        XCTAssertEqual(tunnel.metric(\.exitMetrics, #"stockade_session_opens_total{result="denied"}"#) { $0 >= 1 }, 1)
+        XCTAssertEqual(tunnel.metric(\.exitMetrics, #"stockade_session_opens_total{result="denied",reason=""}"#) { $0 >= 1 }, 1)
         // All of it on one session.
-        XCTAssertEqual(tunnel.metric(\.exitMetrics, #"stockade_session_opens_total{result="accepted"}"#) { $0 >= 1 }, 1)
-        XCTAssertEqual(tunnel.metric(\.entryMetrics, #"stockade_session_opens_total{result="started"}"#) { $0 >= 1 }, 1)
+        XCTAssertEqual(tunnel.metric(\.exitMetrics, #"stockade_session_opens_total{result="accepted",reason=""}"#) { $0 >= 1 }, 1)
+        XCTAssertEqual(tunnel.metric(\.entryMetrics, #"stockade_session_opens_total{result="started",reason=""}"#) { $0 >= 1 }, 1)
         XCTAssertEqual(tunnel.metric(\.exitMetrics, "stockade_sessions_open"), 1)
     }
 

@@ -66,7 +66,7 @@ final class StreamsConfigTests: XCTestCase {
             "line 6: mux.connect_timeout_ms: must be in 100...600000, got 99",
             "line 7: mux.open_timeout_ms: must be in 100...600000, got 600001",
             "line 8: mux.colour: unknown key (known: connect_timeout_ms, max_peer_buffer, max_pending_opens, max_session_window, "
-                + "max_sessions_per_peer, max_total_buffer, open_timeout_ms)",
+                + "max_sessions_per_peer, max_total_buffer, open_timeout_ms, udp_idle_timeout_ms)",
         ])
     }
 
