@@ -20,3 +20,11 @@ int stockade_peer_uid(int fd, unsigned int *uid) {
     *uid = cred.uid;
     return 0;
 }
+
+int stockade_peer_pid(int fd, int *pid) {
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return -1;
+    *pid = cred.pid;
+    return 0;
+}

@@ -101,9 +101,15 @@ extension DaemonProcess {
 
     /// Runs `stockade <arguments>` to completion (killed after `timeout`).
     static func stockade(_ arguments: [String], timeout: TimeInterval = 20) throws -> CLIResult {
+        try run(binary, arguments, timeout: timeout)
+    }
+
+    /// Runs `executable <arguments>` to completion (killed after `timeout`), stdin /dev/null.
+    static func run(_ executable: String, _ arguments: [String], timeout: TimeInterval = 20) throws -> CLIResult {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
+        p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = arguments
+        p.standardInput = FileHandle.nullDevice
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
@@ -114,7 +120,7 @@ extension DaemonProcess {
         if p.isRunning {
             kill(p.processIdentifier, SIGKILL)
             p.waitUntilExit()
-            throw DaemonTestError("stockade \(arguments.joined(separator: " ")) did not finish within \(timeout) s")
+            throw DaemonTestError("\(executable) \(arguments.joined(separator: " ")) did not finish within \(timeout) s")
         }
         p.waitUntilExit()
         return CLIResult(status: p.terminationStatus, stdout: outText.text(timeout: 5) ?? "", stderr: errText.text(timeout: 5) ?? "")
