@@ -89,7 +89,7 @@ final class ConnectCommandTests: XCTestCase {
 /// settings in a temp directory (`-f /dev/null`: the host's sshd_config plays no part).
 final class PrivateSSHD {
     static let binary = "/usr/sbin/sshd"
-    let process = Process()
+    private(set) var pid: pid_t = 0
     let dir: URL
     let port: UInt16
     let clientKey: String
@@ -118,14 +118,24 @@ final class PrivateSSHD {
         user = String(cString: getpwuid(geteuid()).pointee.pw_name)
         port = try freeLoopbackPort()
         logFile = dir.appendingPathComponent("sshd.log")
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["-D", "-f", "/dev/null", "-E", logFile.path,
-                             "-o", "ListenAddress=127.0.0.1:\(port)", "-o", "HostKey=\(hostKey)",
-                             "-o", "AuthorizedKeysFile=\(authorized.path)", "-o", "PidFile=\(dir.appendingPathComponent("sshd.pid").path)",
-                             "-o", "StrictModes=no", "-o", "UsePAM=no", "-o", "PasswordAuthentication=no",
-                             "-o", "KbdInteractiveAuthentication=no", "-o", "PermitRootLogin=prohibit-password"]
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        let arguments = [Self.binary, "-D", "-f", "/dev/null", "-E", logFile.path,
+                         "-o", "ListenAddress=127.0.0.1:\(port)", "-o", "HostKey=\(hostKey)",
+                         "-o", "AuthorizedKeysFile=\(authorized.path)", "-o", "PidFile=\(dir.appendingPathComponent("sshd.pid").path)",
+                         "-o", "StrictModes=no", "-o", "UsePAM=no", "-o", "PasswordAuthentication=no",
+                         "-o", "KbdInteractiveAuthentication=no", "-o", "PermitRootLogin=prohibit-password"]
+        // posix_spawn, not Foundation's Process: sshd closes every descriptor it inherits, and
+        // Process takes its monitoring socket closing for the child's exit, then blocks its one
+        // reaping thread in waitpid on the live sshd, so no other Process is ever reaped.
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        let argv = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var spawned: pid_t = 0
+        let rc = posix_spawn(&spawned, Self.binary, &actions, nil, argv, environ)
+        guard rc == 0 else { throw DaemonTestError("posix_spawn sshd: \(String(cString: strerror(rc)))") }
+        pid = spawned
         // Listening once a TCP connect succeeds.
         let end = Date().addingTimeInterval(10)
         while Date() < end {
@@ -139,9 +149,11 @@ final class PrivateSSHD {
     var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
 
     func stop() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
+        if pid > 0 {
+            kill(pid, SIGTERM)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+            pid = 0
         }
         try? FileManager.default.removeItem(at: dir)
     }
