@@ -55,13 +55,7 @@ final class SocketActivatedEntryTests: XCTestCase {
         guard let socks = SocketAddress(ip: "127.0.0.1", port: socksPort) else { return XCTFail("bad address") }
 
         // The first connection to the SOCKS5 socket is what starts A.
-        var client: RawConnection?
-        let end = Date().addingTimeInterval(10)
-        while client == nil && Date() < end {
-            client = try? RawConnection(to: socks)
-            if client == nil { usleep(20_000) }
-        }
-        let c = try XCTUnwrap(client, "systemd-socket-activate never listened on \(socksPort)")
+        let c = try XCTUnwrap(RawConnection.once(listening: socks), "systemd-socket-activate never listened on \(socksPort)")
         try c.write([0x05, 0x01, 0x00])
         XCTAssertEqual(c.read(exactly: 2, timeout: 30), [0x05, 0x00], "no SOCKS5 method reply from the started daemon")
         let name = Array("echo.\(idB.prefix(12)).stk".utf8)
