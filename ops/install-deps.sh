@@ -6,8 +6,9 @@ set -euo pipefail
 # Build: the system libraries the Swift targets link (Package.swift's .systemLibrary targets).
 BUILD_PKGS=(pkg-config libsecp256k1-dev libsnappy-dev libsystemd-dev libseccomp-dev)
 # Tests: systemd-socket-activate (systemd), the independent Python peer's venv, openssl for the
-# benchmark's reference, procps for ps/pgrep, iproute2 for ss.
-TEST_PKGS=(systemd python3-venv openssl procps iproute2 ca-certificates curl)
+# benchmark's reference, procps for ps/pgrep, iproute2 for ss, curl for the SOCKS5 tests,
+# openssh-server and openssh-client for `stockade connect` carrying ssh to a private sshd.
+TEST_PKGS=(systemd python3-venv openssl procps iproute2 ca-certificates curl openssh-server openssh-client)
 
 want=("${BUILD_PKGS[@]}")
 [ "${1:-}" = "--test" ] && want+=("${TEST_PKGS[@]}")

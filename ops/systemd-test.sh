@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stockade under a REAL systemd: socket activation, Type=notify (READY/STATUS), the supervisor
+# Stockade under a REAL systemd: socket activation (devp2p, and the SOCKS5 entry), Type=notify (READY/STATUS), the supervisor
 # repairing a killed worker, systemd's watchdog restarting a frozen supervisor, Disconnect
 # (Quitting) to a connected peer on `systemctl stop`, and the units' verify/security verdicts.
 #
@@ -24,6 +24,9 @@ export SDH_NAME=${SDH_NAME:-stockade}
 SCRATCH=.build-systemd
 UNIT=stockade.service
 SOCKET=stockade.socket
+# The SOCKS5 entry's socket unit (FileDescriptorName=socks5) and its ListenStream.
+SOCKS_SOCKET=stockade-socks.socket
+SOCKS_ADDR=127.0.0.1:1080
 # units/stockade.socket's ListenStream and the service's StateDirectory (DynamicUser keeps it
 # under /var/lib/private).
 ADDR=127.0.0.1:30303
@@ -162,18 +165,18 @@ if [ -z "$unresolved" ]; then
 else
     fatal "unresolved libraries in the container: $unresolved"
 fi
-for f in units/$SOCKET units/$UNIT; do
+for f in units/$SOCKET units/$SOCKS_SOCKET units/$UNIT; do
     Xin sh -c "cat > /etc/systemd/system/$(basename "$f")" < "$f" || fatal "install $f"
 done
 X systemctl daemon-reload || fatal "systemctl daemon-reload"
 
 # ------------------------------------------------------------------------------- 3. static verdicts
 step "systemd-analyze verify and security"
-if out=$(X systemd-analyze verify /etc/systemd/system/$SOCKET /etc/systemd/system/$UNIT 2>&1); then
-    pass "systemd-analyze verify $SOCKET $UNIT"
+if out=$(X systemd-analyze verify /etc/systemd/system/$SOCKET /etc/systemd/system/$SOCKS_SOCKET /etc/systemd/system/$UNIT 2>&1); then
+    pass "systemd-analyze verify $SOCKET $SOCKS_SOCKET $UNIT"
     [ -n "$out" ] && info "verify said: $out"
 else
-    fail "systemd-analyze verify $SOCKET $UNIT: $out"
+    fail "systemd-analyze verify $SOCKET $SOCKS_SOCKET $UNIT: $out"
 fi
 
 security=$(X systemd-analyze security --no-pager $UNIT 2>&1)
@@ -343,6 +346,33 @@ if journal_has_now 'silent for|giving up'; then
 else
     pass "no child was killed as hung, no crash loop, over the whole run"
 fi
+
+# ------------------------------------------------------------------------------- 9. SOCKS5 socket
+step "socket-activated SOCKS5 entry ($SOCKS_SOCKET)"
+X systemctl start $SOCKS_SOCKET || fail "systemctl start $SOCKS_SOCKET"
+check "$SOCKS_SOCKET listening" "$(prop $SOCKS_SOCKET SubState)" '^listening$'
+check "$UNIT inactive before the first SOCKS5 client" "$(prop $UNIT ActiveState)" '^inactive$'
+# The first client: greeting (no auth), then CONNECT 127.0.0.1:22. The unit's node has no
+# default exit, so a served request is refused with reply 02 (not allowed by ruleset), which
+# only the daemon's SOCKS5 entry can have said.
+t=$(now)
+socks=$(X timeout 60 python3 -c '
+import socket, sys
+s = socket.create_connection(("'"${SOCKS_ADDR%:*}"'", '"${SOCKS_ADDR#*:}"'), 10)
+s.settimeout(40)
+s.sendall(b"\x05\x01\x00")
+print(s.recv(2).hex())
+s.sendall(b"\x05\x01\x00\x01\x7f\x00\x00\x01\x00\x16")
+print(s.recv(10).hex())
+' 2>&1 | tr '\n' ' ')
+check "the first SOCKS5 client is served by the service it started" "$socks" '^0500 05020001000000000000 $'
+timing "first SOCKS5 client -> served" "$(since "$t")"
+check "the SOCKS5 client started $UNIT" "$(wait_for $UNIT ActiveState '^active$' 30)" '^active$'
+if in_journal "socket-activated SOCKS5 entry on $SOCKS_ADDR"; then pass "journal: the supervisor took the socks5 socket"
+else fail "no 'socket-activated SOCKS5 entry on $SOCKS_ADDR' in the journal"; fi
+if in_journal "socket-activated on $ADDR"; then pass "journal: devp2p still from $SOCKET beside it"
+else fail "no 'socket-activated on $ADDR' in the journal"; fi
+X systemctl stop $UNIT $SOCKS_SOCKET
 
 # ------------------------------------------------------------------------------- done
 if [ "$failed" -gt 0 ]; then

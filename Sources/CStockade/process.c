@@ -26,3 +26,11 @@ int stockade_peer_uid(int fd, unsigned int *uid) {
 int stockade_spawn_add_closefrom(void *actions, int lowest) {
     return posix_spawn_file_actions_addclosefrom_np((posix_spawn_file_actions_t *)actions, lowest);
 }
+
+int stockade_peer_pid(int fd, int *pid) {
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return -1;
+    *pid = cred.pid;
+    return 0;
+}

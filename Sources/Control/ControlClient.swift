@@ -45,6 +45,15 @@ public final class ControlClient {
 
     deinit { close(fd) }
 
+    /// The connection's socket (`stockade connect` relays the session over it after the reply).
+    public var fileDescriptor: Int32 { fd }
+
+    /// Bytes read past the last line returned: after a connect's status line, the session's first bytes.
+    public func takeBuffered() -> [UInt8] {
+        defer { buffer = [] }
+        return buffer
+    }
+
     /// Sends one request and reads its reply.
     public func call(_ request: ControlRequest, timeoutSeconds: Int32 = 10) throws -> ControlReply {
         do { try send(request) } catch {

@@ -10,6 +10,9 @@ public struct ControlRequest: Codable, Sendable, Equatable {
         case trust, untrust, disconnect
         case sessions, forwards
         case forwardAdd = "forward-add", forwardRemove = "forward-remove"
+        /// `stockade connect PEER TARGET`: the connection becomes the session's byte stream
+        /// after one status line (ipc/PROTOCOL.md, ConnectStream).
+        case connect
     }
 
     public var command: Command
@@ -21,9 +24,9 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var reason: UInt8?
     /// forward-add: the local IP:port to listen on (forward-remove: the forward to stop).
     public var listen: String?
-    /// forward-add: the exit peer's node ID (or enode URL).
+    /// forward-add, connect: the exit peer's node ID (or a unique prefix, or enode URL).
     public var peer: String?
-    /// forward-add: a service name of the exit, or host:port.
+    /// forward-add, connect: a service name of the exit, or host:port.
     public var target: String?
     /// forward-add: "tcp" (the default) or "udp".
     public var network: String?
@@ -48,11 +51,18 @@ public struct ControlReply: Codable, Sendable, Equatable {
     public var ok: Bool
     public var error: String?
     public var result: ControlResult?
+    /// connect: the Mux.Cool error code (ipc/MUX.md) of a session open that failed, at the
+    /// entry (peer not connected, timed out) or at the exit (denied, refused, unreachable).
+    public var muxError: UInt8?
+    /// connect: the request cannot name anything (bad or ambiguous PEER, bad TARGET).
+    public var usage: Bool?
 
-    public init(ok: Bool, error: String? = nil, result: ControlResult? = nil) {
+    public init(ok: Bool, error: String? = nil, result: ControlResult? = nil, muxError: UInt8? = nil, usage: Bool? = nil) {
         self.ok = ok
         self.error = error
         self.result = result
+        self.muxError = muxError
+        self.usage = usage
     }
 
     public static func failure(_ message: String) -> ControlReply { ControlReply(ok: false, error: message) }

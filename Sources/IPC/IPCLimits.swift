@@ -36,6 +36,17 @@ public enum IPCLimits {
     /// peer; 60 KiB keeps the frame under the 64 KiB body bound with room for the header.
     public static let maxControlReplyLength = 60 * 1024
 
+    /// `stockade connect`'s PEER and TARGET texts (an enode URL is about 170 bytes; a target
+    /// is a service name or host:port, a DNS name being at most 253 bytes).
+    public static let maxConnectArgumentLength = 512
+    /// Bytes a `stockade connect` client sent after its request line, read by the supervisor
+    /// before it handed the connection over: at most two of its 4 KiB reads.
+    public static let maxConnectEarlyDataLength = 8 * 1024
+    /// Where a handed-over connection comes from, for the log and `stockade sessions`.
+    public static let maxConnectOriginLength = 128
+    /// An entry listener's address as the config writes it (IP:port, [IPv6]:port).
+    public static let maxListenAddressLength = 64
+
     /// Textual IP address: INET6_ADDRSTRLEN - 1, the longest IPv6 text (with embedded IPv4).
     public static let maxAddressTextLength = 45
 

@@ -12,6 +12,8 @@ public enum IPCMessage: Sendable, Hashable {
     case controlReply(ControlReply)
     case channelLost(ChannelLost)
     case workerExited(WorkerExited)
+    case connectStream(ConnectStream)
+    case entryListener(EntryListener)
     // Acceptor <-> worker.
     case inboundConnection(InboundConnection)
     case handshakeSlotFreed(HandshakeSlotFreed)
@@ -36,6 +38,8 @@ public enum IPCMessage: Sendable, Hashable {
         case .controlReply: return .controlReply
         case .channelLost: return .channelLost
         case .workerExited: return .workerExited
+        case .connectStream: return .connectStream
+        case .entryListener: return .entryListener
         case .inboundConnection: return .inboundConnection
         case .handshakeSlotFreed: return .handshakeSlotFreed
         case .checkPostHandshake: return .checkPostHandshake
@@ -62,6 +66,8 @@ public enum IPCMessage: Sendable, Hashable {
         case .controlReply(let m): try m.encode(into: &writer)
         case .channelLost(let m): try m.encode(into: &writer)
         case .workerExited(let m): try m.encode(into: &writer)
+        case .connectStream(let m): try m.encode(into: &writer)
+        case .entryListener(let m): try m.encode(into: &writer)
         case .inboundConnection(let m): try m.encode(into: &writer)
         case .handshakeSlotFreed(let m): try m.encode(into: &writer)
         case .checkPostHandshake(let m): try m.encode(into: &writer)
@@ -90,6 +96,8 @@ public enum IPCMessage: Sendable, Hashable {
         case .controlReply: message = .controlReply(try ControlReply(from: &reader))
         case .channelLost: message = .channelLost(try ChannelLost(from: &reader))
         case .workerExited: message = .workerExited(try WorkerExited(from: &reader))
+        case .connectStream: message = .connectStream(try ConnectStream(from: &reader))
+        case .entryListener: message = .entryListener(try EntryListener(from: &reader))
         case .inboundConnection: message = .inboundConnection(try InboundConnection(from: &reader))
         case .handshakeSlotFreed: message = .handshakeSlotFreed(try HandshakeSlotFreed(from: &reader))
         case .checkPostHandshake: message = .checkPostHandshake(try CheckPostHandshake(from: &reader))

@@ -20,6 +20,8 @@ public enum IPCMessageType: UInt8, Sendable, Hashable, CaseIterable, CustomStrin
     case controlReply = 0x08
     case channelLost = 0x09
     case workerExited = 0x0a
+    case connectStream = 0x0b
+    case entryListener = 0x0c
     // Acceptor <-> worker.
     case inboundConnection = 0x10
     case handshakeSlotFreed = 0x11
@@ -55,6 +57,8 @@ public enum IPCMessageType: UInt8, Sendable, Hashable, CaseIterable, CustomStrin
         case .controlReply: return "ControlReply"
         case .channelLost: return "ChannelLost"
         case .workerExited: return "WorkerExited"
+        case .connectStream: return "ConnectStream"
+        case .entryListener: return "EntryListener"
         case .inboundConnection: return "InboundConnection"
         case .handshakeSlotFreed: return "HandshakeSlotFreed"
         case .checkPostHandshake: return "CheckPostHandshake"
@@ -72,7 +76,7 @@ public enum IPCMessageType: UInt8, Sendable, Hashable, CaseIterable, CustomStrin
     /// The exact number of fds a frame of this type carries.
     public var descriptorCount: Int {
         switch self {
-        case .attachChannel, .inboundConnection, .peerHandoff: return 1
+        case .attachChannel, .inboundConnection, .peerHandoff, .connectStream, .entryListener: return 1
         default: return 0
         }
     }
@@ -100,7 +104,7 @@ public enum IPCMessageType: UInt8, Sendable, Hashable, CaseIterable, CustomStrin
         case .peerEvent, .controlReply: return [.peerManager]
         case .controlRequest: return [.supervisor]
         case .channelLost: return [.worker]
-        case .workerExited: return [.supervisor]
+        case .workerExited, .connectStream, .entryListener: return [.supervisor]
         case .inboundConnection: return [.acceptor]
         case .handshakeSlotFreed: return [.worker]
         case .checkPostHandshake, .checkAddPeer, .peerHandoff, .handshakeAborted, .dialFailed:
@@ -113,7 +117,7 @@ public enum IPCMessageType: UInt8, Sendable, Hashable, CaseIterable, CustomStrin
     public var receivers: Set<IPCEndpoint> {
         switch self {
         case .childReady, .heartbeat, .peerEvent, .controlReply: return [.supervisor]
-        case .controlRequest: return [.peerManager]
+        case .controlRequest, .connectStream, .entryListener: return [.peerManager]
         case .channelLost: return [.supervisor]
         case .workerExited: return [.acceptor]
         case .attachChannel, .configure, .shutdown: return Self.children

@@ -62,6 +62,9 @@ extension PeerRunLoop {
                 : .failure("no forward listens on \(listen)")
         case .status, .enode, .events:
             return .failure("\(request.command.rawValue) is answered by the supervisor")
+        case .connect:
+            // Never forwarded as a request: the supervisor hands the connection over (ConnectStream).
+            return .failure("connect comes with its connection (ConnectStream), not as a request")
         }
     }
 

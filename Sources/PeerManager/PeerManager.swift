@@ -113,6 +113,16 @@ public final class PeerManager {
                 return
             }
             runLoop.eventLoop.execute { [runLoop] in reply(runLoop.control(request)) }
+        case .connectStream(let c) where frame.descriptors.count == 1:
+            let fd = frame.descriptors[0]
+            runLoop.eventLoop.execute { [runLoop] in
+                runLoop.router.connect(fd: fd, peer: c.peer, target: c.target, origin: c.origin, earlyData: c.earlyData)
+            }
+        case .entryListener(let e) where frame.descriptors.count == 1:
+            let fd = frame.descriptors[0]
+            runLoop.eventLoop.execute { [runLoop] in
+                runLoop.router.inheritListener(e.kind == .socks5 ? .socks5 : .forward(listen: e.listen), fd: fd)
+            }
         default:
             frame.descriptors.forEach { _ = close($0) }
             child.log("unexpected control message \(frame.message.type)")

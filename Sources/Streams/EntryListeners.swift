@@ -20,7 +20,26 @@ final class EntryListeners {
     private var forwards: [String: (forward: NodeConfig.Forward, channel: EventLoopFuture<Channel>, runtime: Bool)] = [:]
     private var udpForwards: [String: UDPForward] = [:]
 
+    /// Listening sockets systemd handed the service (socket activation, through the
+    /// supervisor): the SOCKS5 entry's, and forwards' by their `listen`. Kept open for the
+    /// process's life; a listener takes a dup, so closing it (a reload, `forward remove`) leaves
+    /// the socket to be listened on again.
+    private var inheritedSocks: CInt?
+    private var inheritedForwards: [String: CInt] = [:]
+
     init(router: StreamRouter) { self.router = router }
+
+    /// Takes a socket-activated listener, before the config that uses it.
+    func inherit(_ entry: InheritedEntry, fd: CInt) {
+        switch entry {
+        case .socks5:
+            if let old = inheritedSocks { Glibc.close(old) }
+            inheritedSocks = fd
+        case .forward(let listen):
+            if let old = inheritedForwards[listen] { Glibc.close(old) }
+            inheritedForwards[listen] = fd
+        }
+    }
 
     /// Applies the config's `[socks5]` and `[[forward]]`; run-time forwards stay.
     func configure(socks5: NodeConfig.Socks5, forwards wanted: [NodeConfig.Forward]) {
@@ -28,12 +47,17 @@ final class EntryListeners {
             Self.close(s.channel)
             socks = nil
         }
-        if socks == nil, !socks5.listen.isEmpty {
+        if socks == nil, !socks5.listen.isEmpty || inheritedSocks != nil {
+            // systemd's socket wins over `listen` (which may then be empty): it is the one
+            // clients were told about, and it is already open.
+            let shown = inheritedSocks.map { "socket-activated \(Self.localAddress($0))" } ?? socks5.listen
             do {
-                socks = (socks5, try listen(socks5.listen) { [unowned self] channel in self.acceptSOCKS(channel, config: socks5) })
-                router.log("SOCKS5 entry on \(socks5.listen)")
+                socks = (socks5, try listen(socks5.listen, inherited: inheritedSocks) { [unowned self] channel in
+                    self.acceptSOCKS(channel, config: socks5)
+                })
+                router.log("SOCKS5 entry on \(shown)")
             } catch {
-                router.log("no SOCKS5 entry on \(socks5.listen): \(error)")
+                router.log("no SOCKS5 entry on \(shown): \(error)")
             }
         }
         for (key, f) in forwards where !f.runtime && !wanted.contains(f.forward) {
@@ -61,9 +85,12 @@ final class EntryListeners {
         }
         if f.network == "udp" { return addUDP(f, peer: peer, target: target, runtime: runtime) }
         do {
-            let channel = try listen(f.listen) { [unowned self] channel in self.acceptForward(channel, peer: peer, target: target, listen: f.listen) }
+            let inherited = inheritedForwards[f.listen]
+            let channel = try listen(f.listen, inherited: inherited) { [unowned self] channel in
+                self.acceptForward(channel, peer: peer, target: target, listen: f.listen)
+            }
             forwards[f.listen] = (f, channel, runtime)
-            router.log("forward \(f.listen) → \(f.target) on peer \(f.peer.prefix(16))…")
+            router.log("forward \(f.listen)\(inherited == nil ? "" : " (socket-activated)") → \(f.target) on peer \(f.peer.prefix(16))…")
             return .success(())
         } catch {
             return .failure(.badTarget("cannot listen on \(f.listen): \(error)"))
@@ -125,13 +152,19 @@ final class EntryListeners {
 
     // MARK: listening
 
-    /// Binds and listens now (so the caller hears EADDRINUSE at once); NIO registers the
-    /// listening socket on the loop right after.
-    private func listen(_ address: String, accept: @escaping (Channel) -> Void) throws -> EventLoopFuture<Channel> {
-        guard let hp = HostPort.parse(address), let sa = Sockets.SocketAddress(ip: hp.ip, port: hp.port) else {
-            throw EntryError.badTarget("not an IP:port address: \(address)")
+    /// Binds and listens now (so the caller hears EADDRINUSE at once), or takes a dup of a
+    /// socket-activated listener; NIO registers the listening socket on the loop right after.
+    private func listen(_ address: String, inherited: CInt? = nil, accept: @escaping (Channel) -> Void) throws -> EventLoopFuture<Channel> {
+        let fd: CInt
+        if let inherited {
+            fd = fcntl(inherited, F_DUPFD_CLOEXEC, 0)
+            guard fd >= 0 else { throw EntryError.badTarget("cannot dup the socket-activated listener: \(String(cString: strerror(errno)))") }
+        } else {
+            guard let hp = HostPort.parse(address), let sa = Sockets.SocketAddress(ip: hp.ip, port: hp.port) else {
+                throw EntryError.badTarget("not an IP:port address: \(address)")
+            }
+            fd = try TCPSocket.listen(on: sa)
         }
-        let fd = try TCPSocket.listen(on: sa)
         let log = router.hooks.log
         let listener = ServerBootstrap(group: router.eventLoop)
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
@@ -158,6 +191,11 @@ final class EntryListeners {
         do { try channel.pipeline.syncOperations.addHandler(handler) } catch {
             channel.close(promise: nil)
         }
+    }
+
+    /// A listening socket's own address, for the log.
+    static func localAddress(_ fd: CInt) -> String {
+        Sockets.SocketAddress.local(of: fd)?.description ?? "fd \(fd)"
     }
 
     /// "127.0.0.1:5555" rather than NIO's "[IPv4]127.0.0.1/127.0.0.1:5555".
@@ -338,6 +376,13 @@ final class SOCKS5EntryHandler: ChannelInboundHandler, RemovableChannelHandler {
         var code: SOCKS5ReplyCode
         var why: String
     }
+}
+
+/// A socket-activated entry listener (ipc/PROTOCOL.md, EntryListener).
+public enum InheritedEntry: Sendable, Equatable {
+    case socks5
+    /// The `[[forward]]` whose `listen` this is.
+    case forward(listen: String)
 }
 
 /// `<service>.<node-ID prefix>.stk`: a service on a peer, named by identity (README "Streams").

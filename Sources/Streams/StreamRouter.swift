@@ -278,6 +278,18 @@ public final class StreamRouter {
         }
     }
 
+    /// The node ID an operator's PEER names: an enode URL, a full node ID, or a unique prefix
+    /// of 8+ hex digits among live peers and static nodes (`forward add`, `connect`).
+    func entryPeer(_ text: String) -> Result<[UInt8], EntryError> {
+        var id = text.lowercased()
+        if id.hasPrefix("enode://") { id = String(id.dropFirst(8).prefix(128)) }
+        if id.count == 128 {
+            guard let full = Hex.decode(Array(id.utf8)), full.count == 64 else { return .failure(.badPeer("\(text) is not a node ID")) }
+            return .success(full)
+        }
+        return resolvePeer(id)
+    }
+
     /// The node ID a prefix names among live peers and static nodes.
     func resolvePeer(_ text: String) -> Result<[UInt8], EntryError> {
         let prefix = text.lowercased()
@@ -312,13 +324,10 @@ public final class StreamRouter {
     /// `stockade forward add`: a forward that lives until removed or the process restarts.
     public func addForward(listen: String, peer: String, target: String, network: String = "tcp") -> Result<String, EntryError> {
         guard network == "tcp" || network == "udp" else { return .failure(.badTarget("network must be tcp or udp, not \(network)")) }
-        var id = peer.lowercased()
-        if id.hasPrefix("enode://") { id = String(id.dropFirst(8).prefix(128)) }
-        if id.count != 128 {
-            switch resolvePeer(id) {
-            case .success(let full): id = Hex.encode(full)
-            case .failure(let e): return .failure(e)
-            }
+        let id: String
+        switch entryPeer(peer) {
+        case .success(let full): id = Hex.encode(full)
+        case .failure(let e): return .failure(e)
         }
         let f = NodeConfig.Forward(listen: listen, peer: id, target: target, network: network)
         switch listeners.add(f, runtime: true) {
@@ -328,6 +337,10 @@ public final class StreamRouter {
     }
 
     public func removeForward(listen: String) -> Bool { listeners.remove(listen: listen) }
+
+    /// A socket-activated entry listener from the supervisor (`fd` is ours now); the next
+    /// `configure` listens on it.
+    public func inheritListener(_ entry: InheritedEntry, fd: CInt) { listeners.inherit(entry, fd: fd) }
 
     public func forwards() -> [ForwardInfo] {
         listeners.list.map { ForwardInfo(listen: $0.forward.listen, peer: $0.forward.peer, target: $0.forward.target, runtime: $0.runtime,

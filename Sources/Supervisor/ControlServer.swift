@@ -49,6 +49,12 @@ final class ControlServer {
     private var connections: [Int32: Connection] = [:]
     /// Answers a request; calls `reply` exactly once (now or later).
     var handler: (ControlRequest, _ reply: @escaping (ControlReply) -> Void) -> Void = { _, reply in reply(.failure("not ready")) }
+    /// Takes over a `connect` connection: its socket (now the caller's to close), and the bytes
+    /// the client sent after its request line. The server has forgotten the connection.
+    var connectHandler: (ControlRequest, _ fd: Int32, _ earlyData: [UInt8]) -> Void = { _, fd, _ in
+        _ = ControlCoding.line(ControlReply.failure("not ready")).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        close(fd)
+    }
 
     struct SetupError: Error, CustomStringConvertible { let description: String }
     /// The path is a socket that a running daemon answers.
@@ -235,6 +241,16 @@ final class ControlServer {
         let request: ControlRequest
         do { request = try ControlCoding.decode(ControlRequest.self, line) } catch {
             respond(c, .failure("not a valid request: \(error)"))
+            return
+        }
+        if request.command == .connect {
+            // The connection stops being a command connection: from here on it is a session's
+            // byte stream, which the peer manager serves. (Requests are taken only once the
+            // previous reply is written, so no earlier reply can end up inside the session.)
+            let early = c.input
+            connections[c.fd] = nil
+            loop.unregister(fd: c.fd)
+            connectHandler(request, c.fd, early)
             return
         }
         if request.command == .events {

@@ -10,6 +10,7 @@ import NodeConfig
 import PollLoop
 import Secp256k1
 import Sockets
+import CStockade
 import Systemd
 
 /// The supervisor: the service's main process. It reads the config and the node key, takes the
@@ -30,6 +31,9 @@ public final class Supervisor {
     private let notifier = ServiceNotifier()
     private let nodeKey: PrivateKey
     private let listeners: [Int32]
+    /// Entry listeners systemd handed in (socket activation): kept for the supervisor's
+    /// lifetime, a dup of each sent to every peer manager it starts (EntryListener).
+    private let entrySockets: [EntrySockets.Entry]
     private let listenAddress: SocketAddress?
     private var slots: [ChildSlot] = []
     private var announcedReady = false
@@ -131,7 +135,14 @@ public final class Supervisor {
         if loaded.isWorldReadable {
             StandardStreams.log("stockade supervisor: warning: node key \(config.resolvedKeyFile) is readable by other users (chmod 600 it)")
         }
-        var fds = inherited.map(\.fd)
+        let assigned = EntrySockets.assign(inherited.map { .init(fd: $0.fd, name: $0.name, address: SocketAddress.local(of: $0.fd)) },
+                                           socks5: config.socks5, forwards: config.forwards)
+        for (fd, why) in assigned.unmatched {
+            StandardStreams.log("stockade supervisor: warning: \(why); not served")
+            close(fd)
+        }
+        entrySockets = assigned.entries
+        var fds = assigned.devp2p
         if fds.isEmpty {
             for text in config.node.listen {
                 guard let hp = HostPort.parse(text), let address = SocketAddress(ip: hp.ip, port: hp.port) else {
@@ -148,7 +159,8 @@ public final class Supervisor {
 
         let id = NodeID(publicKey: nodeKey.publicKey)
         log("node \(id.hex.prefix(16))… key \(config.resolvedKeyFile)\(loaded.generated ? " (created)" : ""), "
-            + "\(inherited.isEmpty ? "listening" : "socket-activated") on \(listeners.compactMap(SocketAddress.local(of:)).map(\.description).joined(separator: ", "))")
+            + "\(assigned.devp2p.isEmpty ? "listening" : "socket-activated") on \(listeners.compactMap(SocketAddress.local(of:)).map(\.description).joined(separator: ", "))"
+            + entrySockets.map { "; socket-activated \($0.kind == .socks5 ? "SOCKS5 entry" : "forward") on \($0.listen)" }.joined())
         // A wildcard listener is reachable on loopback; print an address a local client can dial.
         let shownIP = listenAddress.map { ["0.0.0.0", "::"].contains($0.ipString) ? ($0.family == AF_INET ? "127.0.0.1" : "::1") : $0.ipString }
         let url = EnodeURL(nodeID: id, ip: shownIP.flatMap(IPAddress.init), tcpPort: listenAddress?.port ?? 0)
@@ -229,8 +241,26 @@ public final class Supervisor {
             log("\(slot.name) control channel broken: \(error); killing it")
             if slot.isRunning { kill(slot.pid, SIGKILL) }
         }
+        if slot.role == .peerManager { handEntrySockets(to: channel) }
         configure(slot)
         wire(slot)
+    }
+
+    /// Sends every socket-activated entry listener to a (re)started peer manager, before its
+    /// Configure, so it listens on them rather than binding the configured addresses. A dup
+    /// goes (the channel closes what it sends); the supervisor's own copy stays open, so the
+    /// listeners, and the connections waiting in their backlogs, outlive the peer manager.
+    private func handEntrySockets(to channel: IPCChannel) {
+        for e in entrySockets {
+            let copy = fcntl(e.fd, F_DUPFD_CLOEXEC, 0)
+            guard copy >= 0 else {
+                log("cannot dup the \(e.kind) listener \(e.listen): \(String(cString: strerror(errno)))")
+                continue
+            }
+            do { try channel.send(.entryListener(.init(kind: e.kind, listen: e.listen)), transferring: [copy]) } catch {
+                log("cannot hand the \(e.kind) listener \(e.listen) to the peer manager: \(error)")
+            }
+        }
     }
 
     private func configure(_ slot: ChildSlot) {
@@ -494,6 +524,7 @@ public final class Supervisor {
         do {
             let server = try ControlServer(path: config.resolvedControlSocket, loop: loop)
             server.handler = { [unowned self] request, reply in control(request, reply: reply) }
+            server.connectHandler = { [unowned self] request, fd, early in connect(request, fd: fd, earlyData: early) }
             controlServer = server
             log("control socket \(config.resolvedControlSocket)")
         } catch {
@@ -525,6 +556,8 @@ public final class Supervisor {
             reply(.success(ControlResult(enode: enodeURL)))
         case .events:
             reply(.success())
+        case .connect:
+            reply(.failure("connect is served with its connection"))   // ControlServer hands these over itself
         case .disconnect where request.reason.map(DisconnectReasonNames.isValid) == false:
             // Never put a byte on the wire that is no devp2p reason (nor collides with "none").
             reply(.failure("reason \(request.reason ?? 0) is not a devp2p disconnect reason (0x00-0x10)"))
@@ -533,6 +566,40 @@ public final class Supervisor {
                 if answer.ok, let self { self.listsChanged(by: request) }
                 reply(answer)
             }
+        }
+    }
+
+    /// `stockade connect`: hands the client's connection to the peer manager, which opens the
+    /// session and answers on it (ipc/PROTOCOL.md, ConnectStream). What the supervisor can
+    /// already tell (peer manager down, arguments missing or over the bounds) it answers itself.
+    private func connect(_ request: ControlRequest, fd: Int32, earlyData: [UInt8]) {
+        func refuse(_ reply: ControlReply) {
+            _ = ControlCoding.line(reply).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            close(fd)
+        }
+        guard let peer = request.peer, let target = request.target, !peer.isEmpty, !target.isEmpty else {
+            return refuse(ControlReply(ok: false, error: "connect needs a peer and a target", usage: true))
+        }
+        guard peer.utf8.count <= IPCLimits.maxConnectArgumentLength, target.utf8.count <= IPCLimits.maxConnectArgumentLength else {
+            return refuse(ControlReply(ok: false, error: "peer or target longer than \(IPCLimits.maxConnectArgumentLength) bytes", usage: true))
+        }
+        // The control server reads at most two 4 KiB chunks ahead, so this never trips; if it
+        // did, dropping bytes of the session would corrupt it: refuse instead.
+        guard earlyData.count <= IPCLimits.maxConnectEarlyDataLength else {
+            return refuse(.failure("more than \(IPCLimits.maxConnectEarlyDataLength) bytes sent before the session opened"))
+        }
+        guard let pm = slots.first(where: { $0.role == .peerManager }), let channel = pm.control, pm.ready else {
+            return refuse(.failure("the peer manager is not running (restarting?); try again"))
+        }
+        var pid: Int32 = 0, uid: UInt32 = 0
+        _ = stockade_peer_pid(fd, &pid)
+        _ = stockade_peer_uid(fd, &uid)
+        let message = IPCMessage.connectStream(.init(peer: peer, target: target, origin: "connect pid \(pid) uid \(uid)",
+                                                     earlyData: earlyData))
+        // The channel owns the fd from here: it closes it once sent, or on failure, which the
+        // client then sees as the daemon closing without a reply.
+        do { try channel.send(message, transferring: [fd]) } catch {
+            log("cannot hand a connect to the peer manager: \(error)")
         }
     }
 

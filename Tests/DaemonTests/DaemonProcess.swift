@@ -50,11 +50,21 @@ final class DaemonProcess: @unchecked Sendable {
     /// `listen` (IP:PORT) with the socket named devp2p. The tool execs the daemon on the first
     /// connection attempt and passes only the variables named in `setenv` (its -E option) plus
     /// its own LISTEN_* ones.
-    static func socketActivated(listen: String, setenv: [String: String] = [:]) throws -> DaemonProcess {
+    /// `entries` are further sockets (FileDescriptorName, IP:PORT), e.g. ("socks5", …), and
+    /// `config` (TOML) is written to the state directory and passed with --config.
+    static func socketActivated(listen: String, entries: [(name: String, listen: String)] = [], config: String? = nil,
+                                setenv: [String: String] = [:]) throws -> DaemonProcess {
         try DaemonProcess(executable: socketActivateTool) { stateDir in
-            var args = ["-l", listen, "--fdname=devp2p"]
+            var args = ["-l", listen] + entries.flatMap { ["-l", $0.listen] }
+            args.append("--fdname=" + (["devp2p"] + entries.map(\.name)).joined(separator: ":"))
             for (k, v) in setenv.sorted(by: { $0.key < $1.key }) { args += ["-E", "\(k)=\(v)"] }
-            return args + [binary, "run", "--state-dir", stateDir.path]
+            args += [binary, "run", "--state-dir", stateDir.path]
+            if let config {
+                let path = stateDir.appendingPathComponent("stockade.toml")
+                try Data(config.utf8).write(to: path)
+                args += ["--config", path.path]
+            }
+            return args
         }
     }
 

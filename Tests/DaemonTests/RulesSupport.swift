@@ -91,6 +91,8 @@ func runToCompletion(_ executable: String, _ arguments: [String], timeout: TimeI
     let p = Process()
     p.executableURL = URL(fileURLWithPath: executable)
     p.arguments = arguments
+    // stdin /dev/null: a command that reads stdin (`stockade connect`) sees EOF, not the test's.
+    p.standardInput = FileHandle.nullDevice
     let out = Pipe(), err = Pipe()
     p.standardOutput = out
     p.standardError = err
@@ -124,6 +126,11 @@ extension DaemonProcess {
     /// Runs `stockade <arguments>` to completion (killed after `timeout`).
     static func stockade(_ arguments: [String], timeout: TimeInterval = 20) throws -> CLIResult {
         try runToCompletion(binary, arguments, timeout: timeout)
+    }
+
+    /// Runs `executable <arguments>` to completion (killed after `timeout`), stdin /dev/null.
+    static func run(_ executable: String, _ arguments: [String], timeout: TimeInterval = 20) throws -> CLIResult {
+        try runToCompletion(executable, arguments, timeout: timeout)
     }
 
     /// `stockade events` against this daemon, known to be subscribed: it printed an event of

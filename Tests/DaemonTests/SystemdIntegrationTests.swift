@@ -20,12 +20,7 @@ final class SystemdIntegrationTests: XCTestCase {
         guard let address = SocketAddress(ip: "127.0.0.1", port: port) else { return XCTFail("bad address") }
 
         // The tool binds first and starts the daemon on the first connection attempt.
-        var first: RawConnection?
-        let end = Date().addingTimeInterval(10)
-        while first == nil && Date() < end {
-            first = try? RawConnection(to: address)
-            if first == nil { usleep(20_000) }
-        }
+        var first = RawConnection.once(listening: address)
         XCTAssertNotNil(first, "systemd-socket-activate never listened on \(port): \(daemon.stderr)")
         first = nil
 

@@ -70,6 +70,17 @@ final class RawConnection {
 
     private var closed = false
 
+    /// Connects to a socket that systemd-socket-activate is about to bind: tries again until
+    /// `timeout`; nil if nothing ever listened.
+    static func once(listening address: SocketAddress, timeout: TimeInterval = 10) -> RawConnection? {
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end {
+            if let c = try? RawConnection(to: address) { return c }
+            usleep(20_000)
+        }
+        return nil
+    }
+
     deinit { close() }
 
     func close() {

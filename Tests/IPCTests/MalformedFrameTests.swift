@@ -41,7 +41,7 @@ final class MalformedFrameTests: XCTestCase {
     }
 
     func testUnknownType() {
-        for type: UInt8 in [0x00, 0x0b, 0x12, 0x27, 0xff] {
+        for type: UInt8 in [0x00, 0x0d, 0x12, 0x27, 0xff] {
             assertDecodeFails(record(type: type, body: childReadyBody), .unknownMessageType(type))
         }
     }

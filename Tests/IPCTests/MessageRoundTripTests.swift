@@ -165,18 +165,18 @@ final class MessageRoundTripTests: XCTestCase {
         XCTAssertEqual(IPCMessageType.types(from: .peerManager, to: .supervisor),
                        [.childReady, .heartbeat, .peerEvent, .controlReply])
         XCTAssertEqual(IPCMessageType.types(from: .supervisor, to: .peerManager),
-                       [.attachChannel, .configure, .shutdown, .controlRequest])
+                       [.attachChannel, .configure, .shutdown, .controlRequest, .connectStream, .entryListener])
         XCTAssertEqual(IPCMessageType.types(from: .acceptor, to: .worker), [.inboundConnection])
         XCTAssertEqual(IPCMessageType.types(from: .worker, to: .acceptor), [.handshakeSlotFreed])
         XCTAssertEqual(IPCMessageType.types(from: .worker, to: .peerManager),
                        [.checkPostHandshake, .checkAddPeer, .peerHandoff, .handshakeAborted, .dialFailed])
         XCTAssertTrue(IPCMessageType.types(from: .acceptor, to: .peerManager).isEmpty)
-        // Every type has a sender and a receiver, and fd-carrying types are exactly these three.
+        // Every type has a sender and a receiver, and fd-carrying types are exactly these five.
         for type in IPCMessageType.allCases {
             XCTAssertFalse(type.senders.isEmpty)
             XCTAssertFalse(type.receivers.isEmpty)
         }
         XCTAssertEqual(Set(IPCMessageType.allCases.filter { $0.descriptorCount == 1 }),
-                       [.attachChannel, .inboundConnection, .peerHandoff])
+                       [.attachChannel, .inboundConnection, .peerHandoff, .connectStream, .entryListener])
     }
 }

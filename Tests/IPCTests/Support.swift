@@ -29,6 +29,9 @@ enum Examples {
             "ControlReply": IPCFrame(.controlReply(.init(json: #"{"ok":true}"#)), requestID: 5),
             "ChannelLost": IPCFrame(.channelLost(.init(neighbourRole: .peerManager, neighbourIndex: 0, attachment: 2))),
             "WorkerExited": IPCFrame(.workerExited(.init(index: 1, crashed: true))),
+            "ConnectStream": IPCFrame(.connectStream(.init(peer: "1a2b3c4d", target: "ssh", origin: "pid 4242",
+                                                           earlyData: Array("SSH-".utf8)))),
+            "EntryListener": IPCFrame(.entryListener(.init(kind: .forward, listen: "127.0.0.1:8022"))),
             "PeerEvent": IPCFrame(.peerEvent(.init(
                 kind: .dropped, nodeID: nodeID, remoteAddress: "192.0.2.7", remotePort: 30303,
                 direction: .outbound, disconnectReason: 0x04, detail: "too many peers"))),

@@ -22,6 +22,8 @@ int stockade_accept_nonblocking(int fd, void *addr, unsigned int *addrlen);
 /// The uid of the process at the other end of a Unix socket (SO_PEERCRED; struct ucred is
 /// _GNU_SOURCE-only). 0 on success.
 int stockade_peer_uid(int fd, unsigned int *uid);
+/// The connected Unix socket peer's pid (SO_PEERCRED), for naming who asked.
+int stockade_peer_pid(int fd, int *pid);
 
 // --- IPC sockets (ipc_socket.c) ------------------------------------------------------------
 
