@@ -111,7 +111,7 @@ struct RunCommand: ParsableCommand {
         do { base = try NodeConfig.parse(overrides, over: base) } catch {
             // Name the flag, not a line of the TOML document the flags were turned into.
             let lines = error.issues.map { issue in "\(Self.flag(for: issue.key) ?? issue.key): \(issue.message)" }
-            throw Exit.fail(lines.joined(separator: "\n"), code: Exit.usage)
+            throw ValidationError(lines.joined(separator: "\n"))
         }
         return base
     }
