@@ -63,7 +63,9 @@ let package = Package(
         ]),
         // The exit's allowlist: pure rules over canonical addresses (no I/O, no DNS).
         .target(name: "ExitPolicy", dependencies: ["Enode", "NodeConfig"]),
-        .target(name: "ChildRuntime", dependencies: ["IPC", "PollLoop", "CStockade", "CSeccomp"]),
+        .target(name: "ChildRuntime", dependencies: [
+            "IPC", "PollLoop", "CStockade", "CSeccomp", .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "Supervisor", dependencies: [
             "ChildRuntime", "Control", "NodeConfig", "IPC", "PollLoop", "Systemd", "Enode", "Secp256k1", "Sockets", "CStockade",
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -123,7 +125,7 @@ let package = Package(
         .testTarget(name: "ExitPolicyTests", dependencies: ["ExitPolicy", "NodeConfig", "Enode", "Secp256k1"]),
         .testTarget(name: "PeerManagerTests", dependencies: ["PeerManager", "DevP2P", "Control"]),
         .testTarget(name: "AcceptorTests", dependencies: ["Acceptor", "NodeConfig"]),
-        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Control", "PollLoop"]),
+        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Control", "PollLoop", "ChildRuntime"]),
         .testTarget(name: "DaemonTests", dependencies: [
             "DevP2P", "RLPxHandshake", "RLPxFrame", "Secp256k1", "Enode", "IPC", "CStockade", "TestVectors",
             "PeerLink", "Sockets", "Control", "NodeConfig", "Mux",

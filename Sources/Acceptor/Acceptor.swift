@@ -62,7 +62,7 @@ public final class Acceptor {
                 settings = s
                 updateAccepting()
             } catch {
-                child.log("bad Configure from supervisor: \(error)")
+                child.log("bad Configure from supervisor: \(error)", level: .error)
             }
         case .attachChannel(let a) where a.neighbourRole == .worker && frame.descriptors.count == 1:
             attachWorker(index: Int(a.neighbourIndex), fd: frame.descriptors[0])
@@ -70,7 +70,7 @@ public final class Acceptor {
             workerExited(index: Int(e.index), crashed: e.crashed)
         default:
             frame.descriptors.forEach { _ = close($0) }
-            child.log("unexpected control message \(frame.message.type)")
+            child.log("unexpected control message \(frame.message.type)", level: .error)
         }
     }
 
@@ -106,7 +106,7 @@ public final class Acceptor {
         channel.onFailure = { [unowned self, unowned channel] error in
             // A broken worker: its handshakes died with it; stop routing to it until the
             // supervisor attaches its successor.
-            child.log("worker \(index) channel broken: \(error)")
+            child.logChannelLoss("worker \(index)", error)
             if workers.channel(index: index) === channel, let lost = workers.remove(index: index) { workerLost(lost) }
             channel.close()
             updateAccepting()
@@ -180,7 +180,7 @@ public final class Acceptor {
                                               pendingInNetwork: network.map(workers.untrustedPending(inNetwork:)) ?? 0,
                                               maxPending: maxPending, roll: Double.random(in: 0..<1), now: .now) {
                 stats.refused += 1
-                child.log("refused \(remote): \(reason)")
+                child.log("refused \(remote): \(reason)", level: .debug)
                 close(fd)
                 continue
             }
@@ -192,7 +192,7 @@ public final class Acceptor {
                 workers.assign(connectionID: id, worker: worker.index,
                                .init(ip: remote.ipString, trusted: admission.isTrusted(remote.ipString), network: network))
             } catch {
-                child.log("cannot hand \(remote) to worker \(worker.index): \(error)")
+                child.log("cannot hand \(remote) to worker \(worker.index): \(error)", level: .debug)
             }
         }
         updateAccepting()

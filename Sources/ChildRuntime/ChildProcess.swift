@@ -4,6 +4,7 @@ import Glibc
 import CStockade
 import Foundation
 import IPC
+import Logging
 import PollLoop
 
 /// What every child process shares: its control channel to the supervisor, the heartbeat that
@@ -28,6 +29,7 @@ public final class ChildProcess {
     public init(role: IPCMessage.Role, index: Int) throws {
         self.role = role
         self.index = index
+        StockadeLog.bootstrap(process: Self.tag(role, index), level: StockadeLog.inheritedLevel)
         // Die with the supervisor; if it is already gone (we were spawned just before it died),
         // go now rather than run unsupervised.
         _ = stockade_set_parent_death_signal(SIGTERM)
@@ -45,7 +47,9 @@ public final class ChildProcess {
         control.onFrame = { [unowned self] frame in self.handleControl(frame) }
         control.onFailure = { [unowned self] error in
             // The supervisor is gone or sent garbage: either way we are unsupervised. Leave.
-            ChildProcess.log(self.role, self.index, "control channel broken (\(error)); exiting")
+            // Its end closing is how a stop ends for a straggler: not a fault.
+            ChildProcess.log(self.role, self.index, "control channel \(Self.isOrderlyClose(error) ? "closed" : "broken (\(error))"); exiting",
+                             level: Self.isOrderlyClose(error) ? .info : .error)
             self.control.close()
             self.loop.stop()
         }
@@ -72,11 +76,30 @@ public final class ChildProcess {
         if let onControlMessage { onControlMessage(frame) } else { frame.descriptors.forEach { _ = Glibc.close($0) } }
     }
 
-    /// One line to stderr (journald under systemd), tagged with the role.
-    public static func log(_ role: IPCMessage.Role, _ index: Int, _ message: String) {
-        let tag = role == .worker ? "worker[\(index)]" : role.argument
-        StandardStreams.log("stockade \(tag) [\(getpid())]: \(message)")
+    /// The process's name in log lines.
+    public static func tag(_ role: IPCMessage.Role, _ index: Int) -> String {
+        role == .worker ? "worker[\(index)]" : role.argument
     }
 
-    public func log(_ message: String) { Self.log(role, index, message) }
+    /// One line through the process's logger (StockadeLogHandler: stderr, journald under systemd).
+    public static func log(_ role: IPCMessage.Role, _ index: Int, _ message: String, level: Logger.Level = .info) {
+        StockadeLog.log(level, message)
+    }
+
+    public func log(_ message: String, level: Logger.Level = .info) { Self.log(role, index, message, level: level) }
+
+    /// A channel's other end closed in order (its process exited or replaced the channel):
+    /// expected during a stop or a neighbour's restart, unlike a bad frame.
+    public static func isOrderlyClose(_ error: Error) -> Bool {
+        (error as? IPCChannelError).map { $0 == .peerClosed || $0 == .closed } ?? false
+    }
+
+    /// A neighbour's channel failed: info when it closed in order, error when it broke.
+    public func logChannelLoss(_ what: String, _ error: Error, then: String = "") {
+        if Self.isOrderlyClose(error) {
+            log("\(what) channel closed\(then)")
+        } else {
+            log("\(what) channel broken: \(error)\(then)", level: .error)
+        }
+    }
 }

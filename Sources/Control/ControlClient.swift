@@ -9,17 +9,24 @@ public final class ControlClient {
         public let description: String
     }
 
-    /// Where the CLI looks when no --control-socket is given: $STOCKADE_CONTROL_SOCKET, then the
+    /// Where the CLI looks when no --control-socket is given, in order: $STOCKADE_CONTROL_SOCKET,
+    /// the state directory `ops/run-node.sh` uses (relative to the current directory), the
     /// systemd unit's RuntimeDirectory, then the default state directory's.
-    public static let defaultPaths = ["/run/stockade/control.sock", "/var/lib/stockade/control.sock"]
+    public static let defaultPaths = ["./.stockade-state/control.sock", "/run/stockade/control.sock", "/var/lib/stockade/control.sock"]
+
+    /// The paths tried for `path` (--control-socket) and `environment`.
+    public static func searchPaths(_ path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
+        if let path { return [path] }
+        if let env = environment["STOCKADE_CONTROL_SOCKET"], !env.isEmpty { return [env] }
+        return defaultPaths
+    }
 
     private let fd: Int32
     private var buffer: [UInt8] = []
 
     public init(path: String?) throws {
-        let candidates = path.map { [$0] } ?? (ProcessInfo.processInfo.environment["STOCKADE_CONTROL_SOCKET"].map { [$0] } ?? Self.defaultPaths)
-        var lastError = "no control socket path"
-        for p in candidates {
+        var tried: [String] = []
+        for p in Self.searchPaths(path) {
             let s = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             guard s >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))") }
             var addr = sockaddr_un()
@@ -27,20 +34,39 @@ public final class ControlClient {
             let bytes = Array(p.utf8)
             guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else {
                 close(s)
-                throw Failure(description: "control socket path too long: \(p)")
+                tried.append("\(p): path longer than the 107 bytes a Unix socket path may have")
+                continue
             }
             withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: bytes) }
             let rc = withUnsafePointer(to: &addr) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(s, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
             }
+            let e = errno
             if rc == 0 {
                 fd = s
                 return
             }
-            lastError = "cannot connect to the control socket \(p): \(String(cString: strerror(errno)))"
             close(s)
+            tried.append("\(p): \(Self.explain(path: p, errno: e))")
         }
-        throw Failure(description: lastError + " (is the daemon running? use --control-socket PATH)")
+        throw Failure(description: "cannot reach the daemon's control socket; tried:\n  " + tried.joined(separator: "\n  ")
+                      + "\n(start one with ./ops/run-node.sh or `stockade run`; name its socket with --control-socket PATH or STOCKADE_CONTROL_SOCKET)")
+    }
+
+    /// What a failed connect to `path` means to an operator.
+    static func explain(path: String, errno e: Int32) -> String {
+        // connect(2) to a regular file says ECONNREFUSED: look at what is there first.
+        var st = stat()
+        if stat(path, &st) == 0 && (st.st_mode & S_IFMT) != S_IFSOCK { return "not a socket" }
+        switch e {
+        case ENOENT: return "no such file (no daemon has used this path)"
+        case ECONNREFUSED: return "nothing listening (a socket left by a daemon that is not running)"
+        case EACCES, EPERM: return "permission denied (the socket is mode 0600: run as the daemon's user, or with sudo)"
+        case ENOTSOCK: return "not a socket"
+        case ENOTDIR: return "a part of the path is not a directory"
+        default:
+            return String(cString: strerror(e))
+        }
     }
 
     deinit { close(fd) }

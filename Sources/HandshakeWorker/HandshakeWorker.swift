@@ -82,13 +82,13 @@ public final class HandshakeWorker {
                 settings = s
                 child.log(Sandbox.enter(denyFileAccess: true))
             } catch {
-                child.log("bad Configure from supervisor: \(error)")
+                child.log("bad Configure from supervisor: \(error)", level: .error)
             }
         case .attachChannel(let a) where frame.descriptors.count == 1:
             attach(role: a.neighbourRole, fd: frame.descriptors[0])
         default:
             frame.descriptors.forEach { _ = close($0) }
-            child.log("unexpected control message \(frame.message.type)")
+            child.log("unexpected control message \(frame.message.type)", level: .error)
         }
     }
 
@@ -106,7 +106,7 @@ public final class HandshakeWorker {
         }
         channel.onFailure = { [unowned self, unowned channel] error in
             let current = (role == .acceptor && acceptor === channel) || (role == .peerManager && peerManager === channel)
-            child.log("\(role) channel broken: \(error)\(current ? "; telling the supervisor" : "")")
+            child.logChannelLoss("\(role)", error, then: current ? "; telling the supervisor" : "")
             channel.close()
             guard current else { return }
             if role == .acceptor { acceptor = nil } else { peerManagerLost() }
@@ -366,7 +366,7 @@ public final class HandshakeWorker {
             stats.handedOff += 1
             freeSlot(c, outcome: .handedOff)
         } catch {
-            child.log("handoff of \(c.remoteAddress):\(c.remotePort) failed: \(error)")
+            child.log("handoff of \(c.remoteAddress):\(c.remotePort) failed: \(error)", level: .debug)
             stats.failed += 1
             failedBy["handoff", default: 0] += 1
             freeSlot(c, outcome: .failed)
@@ -391,7 +391,9 @@ public final class HandshakeWorker {
         // Past the encryption handshake the setup may have sent a Disconnect: let it be read.
         if c.setup?.remoteNodeID != nil { linger(c.fd) } else { close(c.fd) }
         stats.failed += 1
-        failedBy[Self.failureLabel(failure), default: 0] += 1
+        // A dial that never connected is a failed dial (the peer manager's dials_failed_total),
+        // not a failed handshake: no handshake began.
+        if dialKind != .unreachable { failedBy[Self.failureLabel(failure), default: 0] += 1 }
         if let nodeID = c.reservedNodeID {
             try? peerManager?.send(.handshakeAborted(.init(connectionID: c.id, nodeID: nodeID, reason: failure.description)))
         }

@@ -1,3 +1,4 @@
+import Foundation
 import TOMLKit
 
 /// One thing wrong with a configuration file, located by line and dotted key.
@@ -28,7 +29,44 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
 /// TOML text to `NodeConfig`: unknown keys and tables are errors, every value is type- and
 /// range-checked, and all issues are reported together with their lines.
 enum ConfigParser {
+    /// Tables defined twice (`[peers]` … `[peers]`) and keys set twice in one table, each with
+    /// its line and the line of the first definition. Arrays of tables (`[[allow]]`) repeat by
+    /// design: each starts a fresh table.
+    static func duplicateDefinitions(_ text: String) -> [ConfigIssue] {
+        var issues: [ConfigIssue] = []
+        var tables: [String: Int] = [:]
+        var table = "", keys: [String: Int] = [:]
+        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.hasPrefix("[[") {
+                table = String(line.dropFirst(2).prefix { $0 != "]" }).trimmingCharacters(in: .whitespaces)
+                keys = [:]
+            } else if line.hasPrefix("[") {
+                table = String(line.dropFirst().prefix { $0 != "]" }).trimmingCharacters(in: .whitespaces)
+                keys = [:]
+                if let first = tables[table] {
+                    issues.append(ConfigIssue(line: i + 1, key: table, message: "table [\(table)] defined again (first on line \(first))"))
+                } else {
+                    tables[table] = i + 1
+                }
+            } else if let eq = line.firstIndex(of: "="), !line.hasPrefix("#"), !line.hasPrefix("\"") {
+                let key = line[..<eq].trimmingCharacters(in: .whitespaces)
+                guard !key.isEmpty, key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) else { continue }
+                let name = table.isEmpty ? key : table + "." + key
+                if let first = keys[key] {
+                    issues.append(ConfigIssue(line: i + 1, key: name, message: "set again (first on line \(first))"))
+                } else {
+                    keys[key] = i + 1
+                }
+            }
+        }
+        return issues
+    }
+
     static func parse(_ text: String, base: NodeConfig?) throws(ConfigError) -> NodeConfig {
+        // The TOML parser stops at the first duplicate; an operator gets every one, with its line.
+        let duplicates = duplicateDefinitions(text)
+        if !duplicates.isEmpty { throw ConfigError(issues: duplicates) }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)
@@ -42,11 +80,14 @@ enum ConfigParser {
         var c = base ?? NodeConfig.placeholder
         let strict = base == nil
 
-        reader.section(table, "node", known: ["name", "state_dir", "key_file", "listen"], strict: strict) { r, t in
+        reader.section(table, "node", known: ["name", "state_dir", "key_file", "listen", "log_level"], strict: strict) { r, t in
             r.string(t, "node", "name", &c.node.name) { $0.isEmpty || $0.utf8.count > 256 ? "must be 1 to 256 bytes" : nil }
             r.string(t, "node", "state_dir", &c.node.stateDir) { $0.isEmpty ? "must not be empty" : nil }
             r.string(t, "node", "key_file", &c.node.keyFile) { _ in nil }
             r.strings(t, "node", "listen", &c.node.listen) { HostPort.parse($0) == nil ? "not an IP:port address: \($0)" : nil }
+            r.string(t, "node", "log_level", &c.node.logLevel) {
+                NodeConfig.logLevels.contains($0) ? nil : "must be one of \(NodeConfig.logLevels.joined(separator: ", "))"
+            }
         }
         reader.section(table, "peers", known: ["max_peers", "max_pending", "dial_ratio", "no_dial", "static", "trusted", "netrestrict",
                                                   "inbound_throttle_ms", "throttle_lan", "penalties", "penalty_exempt",
@@ -94,6 +135,15 @@ enum ConfigParser {
         if c.peers.maxPeers > 0 && c.timeouts.pingIntervalMs >= c.timeouts.readTimeoutMs {
             reader.issue("timeouts.ping_interval_ms", "must be below timeouts.read_timeout_ms, or idle peers are dropped between pings")
         }
+        // A Unix socket path is at most 107 bytes (sun_path holds 108 with its NUL): a longer
+        // one would fail only at bind, after the node key and listeners were set up.
+        let socketPath = c.control.socket.isEmpty ? c.node.stateDir + "/control.sock" : c.control.socket
+        if socketPath.utf8.count > NodeConfig.maxSocketPathBytes {
+            reader.issue(c.control.socket.isEmpty ? "node.state_dir" : "control.socket",
+                         "the control socket path \(socketPath) is \(socketPath.utf8.count) bytes, over the "
+                            + "\(NodeConfig.maxSocketPathBytes)-byte limit of a Unix socket path (sun_path); "
+                            + (c.control.socket.isEmpty ? "set control.socket to a shorter path" : "choose a shorter path"))
+        }
         if !reader.issues.isEmpty { throw ConfigError(issues: reader.issues.sorted { ($0.line ?? 0) < ($1.line ?? 0) }) }
         return c
     }
@@ -117,7 +167,7 @@ extension NodeConfig {
 
     /// Only used while parsing the embedded defaults, which set every field.
     static let placeholder = NodeConfig(
-        node: .init(name: "", stateDir: "", keyFile: "", listen: []),
+        node: .init(name: "", stateDir: "", keyFile: "", listen: [], logLevel: "info"),
         peers: .init(maxPeers: 0, maxPending: 0, dialRatio: 0, noDial: false, static: [], trusted: [], netrestrict: [],
                      inboundThrottleMs: 0, throttleLAN: false, penalties: false, penaltyExempt: [], trustedPendingSlots: 0,
                      maxPendingPerNetwork: 0),

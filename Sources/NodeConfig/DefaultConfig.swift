@@ -15,6 +15,10 @@ extension NodeConfig {
     key_file = ""
     # TCP listen addresses (go-ethereum's ListenAddr). Ignored under socket activation.
     listen = ["127.0.0.1:30303"]
+    # Log level: trace, debug, info, notice, warning, error, critical (`--log-level`). Lines about
+    # single connections (failed handshakes, refused connections, sessions) are debug; at info a
+    # summary of them is logged once a minute. Applied at start (a reload does not change it).
+    log_level = "info"
 
     [peers]
     # go-ethereum's MaxPeers (its default is 50 with --maxpeers).

@@ -1,11 +1,17 @@
 /// Every knob of a Stockade node. Loaded from TOML (`NodeConfig.load`), defaults embedded
 /// (`NodeConfig.defaultTOML`), handed to the children as JSON in the IPC Configure message.
 public struct NodeConfig: Codable, Sendable, Equatable {
+    /// `[node] log_level`'s values: swift-log's levels.
+    public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+    /// The longest Unix socket path: sun_path's 108 bytes less the terminating NUL.
+    public static let maxSocketPathBytes = 107
     public struct Node: Codable, Sendable, Equatable {
         public var name: String
         public var stateDir: String
         public var keyFile: String
         public var listen: [String]
+        /// trace, debug, info, notice, warning, error or critical (swift-log's levels).
+        public var logLevel: String
     }
     public struct Peers: Codable, Sendable, Equatable {
         public var maxPeers: Int

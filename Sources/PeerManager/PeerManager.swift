@@ -35,7 +35,7 @@ public final class PeerManager {
         var limit = rlimit()
         if getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 && limit.rlim_cur < limit.rlim_max {
             limit.rlim_cur = limit.rlim_max
-            if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) != 0 { child.log("cannot raise the descriptor limit to \(limit.rlim_max)") }
+            if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) != 0 { child.log("cannot raise the descriptor limit to \(limit.rlim_max)", level: .warning) }
         }
         // The mailbox is created on the IPC thread; the run loop posts to it from its own.
         let mailboxHolder = MailboxHolder()
@@ -98,7 +98,7 @@ public final class PeerManager {
                 let s = try RoleSettingsCoding.decode(PeerManagerSettings.self, from: c.json)
                 runLoop.eventLoop.execute { [runLoop] in runLoop.configure(s) }
             } catch {
-                child.log("bad Configure from supervisor: \(error)")
+                child.log("bad Configure from supervisor: \(error)", level: .error)
             }
         case .attachChannel(let a) where a.neighbourRole == .worker && frame.descriptors.count == 1:
             attachWorker(Int(a.neighbourIndex), fd: frame.descriptors[0])
@@ -125,7 +125,7 @@ public final class PeerManager {
             }
         default:
             frame.descriptors.forEach { _ = close($0) }
-            child.log("unexpected control message \(frame.message.type)")
+            child.log("unexpected control message \(frame.message.type)", level: .error)
         }
     }
 
@@ -148,7 +148,7 @@ public final class PeerManager {
             runLoop.eventLoop.execute { runLoop.handle(message, requestID: requestID, fds: fds, fromWorker: index) }
         }
         channel.onFailure = { [unowned self, unowned channel] error in
-            child.log("worker \(index) channel broken: \(error)")
+            child.logChannelLoss("worker \(index)", error)
             channel.close()
             if workers[index] === channel {
                 workers[index] = nil

@@ -78,7 +78,8 @@ final class PeerRunLoop: @unchecked Sendable {
             let host = address.split(separator: ":").dropLast().joined(separator: ":")
             event(.sessionDenied, nodeID: peer, address: host.isEmpty ? "0.0.0.0" : host, port: UInt16(address.split(separator: ":").last ?? "") ?? 0,
                   direction: peers[peer]?.direction ?? .inbound, reason: nil, detail: "\(target): \(reason)")
-        }))
+        },
+        debug: { message in ChildProcess.log(.peerManager, 0, message, level: .debug) }))
 
     init(eventLoop: EventLoop, counters: PeerCounters, send: @escaping @Sendable (Outgoing) -> Void) {
         self.eventLoop = eventLoop
@@ -164,7 +165,11 @@ final class PeerRunLoop: @unchecked Sendable {
             let direction: IPCMessage.Direction = dials.isDialing(connectionID: q.connectionID) ? .outbound : .inbound
             let verdict = checkAddPeer(q)
             send(.toWorker(worker, .checkVerdict(verdict), requestID: requestID))
-            refused(verdict, nodeID: q.nodeID, connectionID: q.connectionID, direction: direction)
+            // A useless peer's line says what it offered instead (a go-ethereum node: eth, snap).
+            let offered = q.capabilities.map { "\($0.name)/\($0.version)" }.joined(separator: ", ")
+            refused(verdict, nodeID: q.nodeID, connectionID: q.connectionID, direction: direction,
+                    why: verdict.disconnectReason == DisconnectReason.uselessPeer.rawValue
+                        ? " (it offers \(offered.isEmpty ? "no capability" : offered); Stockade needs stk/1)" : "")
         case .peerHandoff(let h) where fds.count == 1:
             connectionWorker[h.connectionID] = nil
             connectionAddress[h.connectionID] = nil
@@ -211,13 +216,14 @@ final class PeerRunLoop: @unchecked Sendable {
     /// A refused inbound peer is a failed handshake with its reason, and the worker reports
     /// nothing more about it (it holds no reservation): report it and forget the connection
     /// here. A refused dial is reported by the worker's DialFailed instead.
-    private func refused(_ v: IPCMessage.CheckVerdict, nodeID: [UInt8], connectionID: UInt64, direction: IPCMessage.Direction) {
+    private func refused(_ v: IPCMessage.CheckVerdict, nodeID: [UInt8], connectionID: UInt64, direction: IPCMessage.Direction,
+                         why: String = "") {
         guard !v.accepts, direction == .inbound else { return }
         connectionWorker[connectionID] = nil
         let address = connectionAddress.removeValue(forKey: connectionID)
         let reason = DisconnectReason(rawValue: v.disconnectReason ?? DisconnectReason.requested.rawValue)
         event(.handshakeFailed, nodeID: nodeID, address: address?.ip ?? "0.0.0.0", port: address?.port ?? 0,
-              direction: .inbound, reason: reason.rawValue, detail: "refused by this node: \(reason)")
+              direction: .inbound, reason: reason.rawValue, detail: "refused by this node: \(reason)\(why)")
     }
 
     private func verdictMessage(_ v: PeerSet.Verdict) -> IPCMessage.CheckVerdict {

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import ArgumentParser
 import Foundation
 import NodeConfig
@@ -11,27 +14,41 @@ struct CheckConfigCommand: ParsableCommand {
     var file: String
 
     func run() throws {
-        let config = try ConfigFile.load(file)
+        let config: NodeConfig
+        do { config = try ConfigFile.load(file) } catch { throw Exit.fail(error.description, code: Exit.config) }
         print("\(file): OK (\(config.peers.static.count) static, \(config.peers.trusted.count) trusted, max_peers \(config.peers.maxPeers))")
         print("streams: \(config.services.count) services, \(config.allow.count) allow and \(config.deny.count) deny rules, "
             + "\(config.forwards.count) forwards, socks5 \(config.socks5.listen.isEmpty ? "off" : config.socks5.listen)")
     }
 }
 
-/// Reading a config file for a command, with errors a person can act on.
+/// Reading a config file for a command, with errors a person can act on: the path and the
+/// errno when it cannot be read, every issue with its line when it is wrong.
 enum ConfigFile {
-    static func load(_ path: String) throws -> NodeConfig {
+    struct Problem: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    static func load(_ path: String) throws(Problem) -> NodeConfig {
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            throw Problem(description: "cannot read config file \(path): \(String(cString: strerror(errno))) (errno \(errno))")
+        }
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            throw Problem(description: "config file \(path) is a directory (give the file, e.g. \(path)/stockade.toml)")
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ValidationError("cannot read config file \(path): \(String(cString: strerror(errno)))")
+            let e = access(path, R_OK) == 0 ? EIO : errno
+            throw Problem(description: "cannot read config file \(path): \(String(cString: strerror(e))) (errno \(e))")
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw ValidationError("config file \(path) is not UTF-8 text")
+            throw Problem(description: "config file \(path) is not UTF-8 text")
         }
         do {
             return try NodeConfig.parse(text)
         } catch {
             let lines = error.issues.map { "\(path): \($0)" }.joined(separator: "\n")
-            throw ValidationError("invalid configuration (\(error.issues.count) error\(error.issues.count == 1 ? "" : "s")):\n\(lines)")
+            throw Problem(description: "invalid configuration (\(error.issues.count) error\(error.issues.count == 1 ? "" : "s")):\n\(lines)")
         }
     }
 }

@@ -5,7 +5,7 @@ import Foundation
 /// Options every command that talks to a running daemon shares.
 struct ControlOptions: ParsableArguments {
     @Option(name: .customLong("control-socket"),
-            help: "The daemon's control socket (default: $STOCKADE_CONTROL_SOCKET, /run/stockade/control.sock, /var/lib/stockade/control.sock).")
+            help: "The daemon's control socket (default: $STOCKADE_CONTROL_SOCKET, else the first that answers of ./.stockade-state/control.sock, /run/stockade/control.sock, /var/lib/stockade/control.sock).")
     var controlSocket: String?
 
     /// Sends one command and returns its result, or fails with the daemon's own words.

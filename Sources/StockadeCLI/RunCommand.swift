@@ -58,8 +58,24 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Prometheus endpoint IP:PORT (metrics.listen).")
     var metrics: String?
 
+    @Option(name: .customLong("log-level"),
+            help: "trace, debug, info, notice, warning, error or critical (node.log_level; per-connection lines are debug).")
+    var logLevel: String?
+
     @Flag(help: "Print the embedded default configuration and exit.")
     var printDefaultConfig = false
+
+    func validate() throws {
+        // "10.0.0.0/8,,192.168.0.0/16" is a typo, not two networks.
+        if let netrestrict, netrestrict.split(separator: ",", omittingEmptySubsequences: false)
+            .contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+            throw ValidationError("--netrestrict: empty entry in \"\(netrestrict)\" (a comma-separated list of CIDR networks)")
+        }
+        for (flag, values) in [("--listen", listen), ("--static", staticNodes), ("--trusted", trustedNodes)]
+        where values.contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+            throw ValidationError("\(flag): empty value")
+        }
+    }
 
     func run() throws {
         // Before anything opens a file: a closed stderr must not become the config file's fd.
@@ -69,9 +85,14 @@ struct RunCommand: ParsableCommand {
             return
         }
         let effective = try effectiveConfig()
+        // One handler for every process: the children inherit the level through the environment.
+        let level = Logger.Level(rawValue: effective.node.logLevel) ?? .info
+        setenv(StockadeLog.levelVariable, level.rawValue, 1)
+        StockadeLog.bootstrap(process: "supervisor", level: level)
         let supervisor: Supervisor
+        // Address in use, key unreadable, a second node: runtime failures, not usage errors.
         do { supervisor = try Supervisor(config: effective, configPath: config, commandLineOverrides: overridesTOML()) } catch {
-            throw ValidationError("\(error)")
+            throw Exit.fail("\(error)", code: Exit.failure)
         }
         let code = try supervisor.run()
         if code != 0 { throw ExitCode(code) }
@@ -79,24 +100,31 @@ struct RunCommand: ParsableCommand {
 
     /// Defaults, then the file, then flags; every value checked by the same rules as the file.
     func effectiveConfig() throws -> NodeConfig {
-        var text = ""
+        var base = NodeConfig.defaults
         if let config {
-            guard let data = FileManager.default.contents(atPath: config), let t = String(data: data, encoding: .utf8) else {
-                throw ValidationError("cannot read config file \(config)")
+            do { base = try ConfigFile.load(config) } catch {
+                throw Exit.fail(error.description, code: Exit.config)
             }
-            text = t
-        }
-        var base: NodeConfig
-        do { base = try NodeConfig.parse(text) } catch {
-            let where_ = config ?? "config"
-            throw ValidationError("invalid configuration:\n" + error.issues.map { "\(where_): \($0)" }.joined(separator: "\n"))
         }
         let overrides = overridesTOML()
         if overrides.isEmpty { return base }
         do { base = try NodeConfig.parse(overrides, over: base) } catch {
-            throw ValidationError("invalid option:\n" + error.issues.map { "  \($0)" }.joined(separator: "\n"))
+            // Name the flag, not a line of the TOML document the flags were turned into.
+            let lines = error.issues.map { issue in "\(Self.flag(for: issue.key) ?? issue.key): \(issue.message)" }
+            throw ValidationError(lines.joined(separator: "\n"))
         }
         return base
+    }
+
+    /// The command-line flag that sets a config key, for error messages.
+    static func flag(for key: String) -> String? {
+        let flags = ["node.state_dir": "--state-dir", "node.key_file": "--key", "node.listen": "--listen", "node.log_level": "--log-level",
+                     "peers.static": "--static", "peers.trusted": "--trusted", "peers.max_peers": "--max-peers",
+                     "peers.max_pending": "--max-pending", "peers.dial_ratio": "--dial-ratio", "peers.no_dial": "--no-dial",
+                     "peers.netrestrict": "--netrestrict", "workers.count": "--workers", "control.socket": "--control-socket",
+                     "metrics.listen": "--metrics"]
+        // An element's issue ("peers.netrestrict[1]" or "peers.netrestrict: element 1") names its list.
+        return flags.first { key == $0.key || key.hasPrefix($0.key + "[") || key.hasPrefix($0.key + ".") }?.value
     }
 
     /// The flags given, as TOML to parse over the file (empty when none were given).
@@ -106,6 +134,7 @@ struct RunCommand: ParsableCommand {
         var node: [String] = []
         if let stateDir { node.append("state_dir = \(q(stateDir))") }
         if let key { node.append("key_file = \(q(key))") }
+        if let logLevel { node.append("log_level = \(q(logLevel))") }
         if !listen.isEmpty { node.append("listen = [\(listen.map(q).joined(separator: ", "))]") }
         var peers: [String] = []
         if !staticNodes.isEmpty { peers.append("static = [\(staticNodes.map(q).joined(separator: ", "))]") }

@@ -1,4 +1,8 @@
 import ArgumentParser
+import ChildRuntime
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @main
 struct Stockade: ParsableCommand {
@@ -17,4 +21,10 @@ struct Stockade: ParsableCommand {
             EnodeCommand.self, PingCommand.self, KeygenCommand.self, CheckConfigCommand.self, ChildCommand.self,
         ]
     )
+
+    /// Bare `stockade`: the help, on stderr, and EX_USAGE (a command was expected).
+    func run() throws {
+        StandardStreams.write(Self.helpMessage() + "\n", to: STDERR_FILENO)
+        throw ExitCode(Exit.usage)
+    }
 }

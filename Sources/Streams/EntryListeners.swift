@@ -270,7 +270,7 @@ final class SOCKS5EntryHandler: ChannelInboundHandler, RemovableChannelHandler {
                 context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: reply)), promise: nil)
             case .refuse(let reply, let reason):
                 done = true
-                router.log("\(stream.origin): \(reason)")
+                router.debug("\(stream.origin): \(reason)")
                 refuse(context, reply)
                 return
             case .request(let request, let leftover):
@@ -324,7 +324,7 @@ final class SOCKS5EntryHandler: ChannelInboundHandler, RemovableChannelHandler {
         let target: MuxTarget
         switch Self.destination(request, defaultExit: config.defaultExit, router: router) {
         case .failure(let refusal):
-            router.log("\(stream.origin): \(refusal.why)")
+            router.debug("\(stream.origin): \(refusal.why)")
             refuse(context, SOCKS5ServerHandshake.reply(refusal.code))
             return
         case .success(let (p, t)):
@@ -344,7 +344,7 @@ final class SOCKS5EntryHandler: ChannelInboundHandler, RemovableChannelHandler {
                 stream.resumeReads()
                 return
             }
-            router.log("\(stream.origin): \(why)")
+            router.debug("\(stream.origin): \(why)")
             let reply = SOCKS5ServerHandshake.reply(SOCKS5ReplyCode(rawValue: code.socksReply) ?? .generalFailure)
             Self.writeThenClose(channel, reply)
         }

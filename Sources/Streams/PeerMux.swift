@@ -138,14 +138,14 @@ public final class PeerMux {
                 datagramEndpoints.removeValue(forKey: id)?.sessionClosed(code)
                 if let code, code == .flowControl {
                     router.counters.flowViolations += 1
-                    router.log("peer \(shortID)… session \(id): aborted: \(code)")
+                    router.debug("peer \(shortID)… session \(id): aborted: \(code)")
                 }
                 paused.remove(id)
             case .sendable:
                 break
             case .refusedOpen(let id, let code):
                 router.counters.opensRefused += 1
-                router.log("peer \(shortID)… session \(id): open refused: \(code)")
+                router.debug("peer \(shortID)… session \(id): open refused: \(code)")
             }
         }
     }

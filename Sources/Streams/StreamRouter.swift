@@ -12,6 +12,8 @@ public final class StreamRouter {
     /// What the router needs from the run loop that holds the peer set.
     public struct Hooks {
         public var log: (String) -> Void
+        /// Per-session lines (opens that failed, sessions aborted): debug, as they come in floods.
+        public var debug: (String) -> Void
         public var isTrusted: ([UInt8]) -> Bool
         public var isStatic: ([UInt8]) -> Bool
         /// Node IDs an entry may name: live peers and static nodes.
@@ -21,8 +23,10 @@ public final class StreamRouter {
 
         public init(log: @escaping (String) -> Void, isTrusted: @escaping ([UInt8]) -> Bool, isStatic: @escaping ([UInt8]) -> Bool,
                     knownNodeIDs: @escaping () -> [[UInt8]],
-                    denied: @escaping ([UInt8], String, String, String) -> Void) {
+                    denied: @escaping ([UInt8], String, String, String) -> Void,
+                    debug: @escaping (String) -> Void = { _ in }) {
             self.log = log
+            self.debug = debug
             self.isTrusted = isTrusted
             self.isStatic = isStatic
             self.knownNodeIDs = knownNodeIDs
@@ -57,6 +61,7 @@ public final class StreamRouter {
     }
 
     func log(_ message: String) { hooks.log(message) }
+    func debug(_ message: String) { hooks.debug(message) }
 
     // MARK: configuration
 
@@ -227,13 +232,13 @@ public final class StreamRouter {
 
     private func failExit(_ mux: PeerMux, _ id: UInt16, _ code: MuxErrorCode, target: MuxTarget?, why: String) {
         counters.failed(code)
-        log("peer \(mux.shortID)… session \(id)\(target.map { " to \($0)" } ?? ""): \(why): \(code)")
+        debug("peer \(mux.shortID)… session \(id)\(target.map { " to \($0)" } ?? ""): \(why): \(code)")
         mux.exitFailed(id, code)
     }
 
     private func refuseExit(_ mux: PeerMux, _ id: UInt16, _ code: MuxErrorCode, target: MuxTarget, why: String) {
         counters.failed(code)
-        log("peer \(mux.shortID)… session \(id) to \(target): refused: \(why)")
+        debug("peer \(mux.shortID)… session \(id) to \(target): refused: \(why)")
         mux.link.refuse(id, code)
         mux.pump()
     }

@@ -58,14 +58,14 @@ extension StreamRouter {
             guard let self, let session, !session.ended else { return }
             guard let mux else {
                 self.counters.failed(.hostUnreachable)
-                self.log("UDP to \(target) on peer \(Hex.encode(peer).prefix(16))…: the peer is not connected")
+                self.debug("UDP to \(target) on peer \(Hex.encode(peer).prefix(16))…: the peer is not connected")
                 return session.sessionClosed(.hostUnreachable)
             }
             session.mux = mux
             session.id = mux.openDatagrams(target, for: session, first: first, deadline: deadline) { [weak self] code in
                 guard let code else { return }
                 self?.counters.failed(code)
-                self?.log("UDP to \(target) on peer \(mux.shortID)…: \(code)")
+                self?.debug("UDP to \(target) on peer \(mux.shortID)…: \(code)")
                 session.sessionClosed(code)
             }
             if session.id == nil { session.sessionClosed(.tooManySessions) }

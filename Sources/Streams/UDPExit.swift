@@ -67,7 +67,7 @@ final class UDPExit: DatagramEndpoint {
                 case .failure(let error):
                     self.router.udpExits[ObjectIdentifier(self)] = nil
                     self.mux?.exitFailed(self.id, .generalFailure)
-                    self.router.log("UDP session \(self.id): no socket: \(error)")
+                    self.router.debug("UDP session \(self.id): no socket: \(error)")
                 }
             }
     }
@@ -119,7 +119,7 @@ final class UDPExit: DatagramEndpoint {
                                                         port: port, resolved: resolved, allowedByName: byName)
                 guard let ip = admitted.first else {
                     self.verdicts[destination] = .denied
-                    self.router.log("UDP session \(self.id): \(name) resolves to no allowed address")
+                    self.router.debug("UDP session \(self.id): \(name) resolves to no allowed address")
                     held.forEach { _ in self.drop() }
                     return
                 }

@@ -8,6 +8,27 @@ import Prometheus
 final class NodeMetrics {
     let registry = PrometheusCollectorRegistry()
     private var last: [String: UInt64] = [:]
+    /// What the counters advanced by since the last `takePeriod()`, by "role/counter": the
+    /// periodic log summary's numbers.
+    private var period: [String: UInt64] = [:]
+
+    /// Every counter and gauge the README lists exists from the start, at 0, so a dashboard
+    /// or an alert (`rate(...)`, `absent(...)`) sees the series before the first event.
+    init() {
+        for (role, names) in [
+            ("worker", ["handshakes_ok_total"]),
+            ("peer-manager", ["dials_total", "dials_failed_total", "peers_added_total", "bytes_in_total", "bytes_out_total",
+                              "datagrams_dropped_total", "stream_bytes_in_total", "stream_bytes_out_total", "window_stalls_total",
+                              "session_flow_violations_total", "mux_protocol_errors_total", "session_opens_started_total",
+                              "session_opens_accepted_total", "session_opens_denied_total", "session_opens_refused_total"]),
+            ("acceptor", ["accepted_total", "refused_total"]),
+        ] {
+            for name in names { touch(role: role, counter: name) }
+        }
+        for role in ["acceptor", "worker", "peer-manager"] { restartCounter(role: role) }
+        for side in ["local", "remote"] { disconnectCounter(reason: "requested", by: side) }
+        for gauge in [peersInbound, peersOutbound, pending, runLoopLag, workersUp, sessionsOpen, streamBuffered] { gauge.set(Double(0)) }
+    }
 
     private lazy var peersInbound = registry.makeGauge(name: "stockade_peers", labels: [("direction", "inbound")], help: "Live peers by direction.")
     private lazy var peersOutbound = registry.makeGauge(name: "stockade_peers", labels: [("direction", "outbound")], help: "Live peers by direction.")
@@ -24,7 +45,10 @@ final class NodeMetrics {
             let before = last[key] ?? 0
             last[key] = value
             let delta = value >= before ? value - before : value
-            if name.hasSuffix("_total") { advance(role: role, counter: name, by: delta) }
+            if name.hasSuffix("_total") {
+                advance(role: role, counter: name, by: delta)
+                if delta > 0 { period[role + "/" + name, default: 0] += delta }
+            }
         }
         switch role {
         case "peer-manager":
@@ -47,12 +71,27 @@ final class NodeMetrics {
                            help: "1 while a child is crash-looping (the node is degraded), else 0.").set(Double(looping ? 1 : 0))
     }
 
-    func restarted(role: String) {
-        registry.makeCounter(name: "stockade_child_restarts_total", labels: [("role", role)], help: "Child processes restarted by the supervisor.").increment()
+    func restarted(role: String) { restartCounter(role: role).increment() }
+
+    @discardableResult
+    private func restartCounter(role: String) -> Counter {
+        registry.makeCounter(name: "stockade_child_restarts_total", labels: [("role", role)], help: "Child processes restarted by the supervisor.")
     }
 
-    func peerDropped(reason: String) {
-        registry.makeCounter(name: "stockade_disconnects_total", labels: [("reason", reason)], help: "Peers dropped, by devp2p disconnect reason.").increment()
+    /// A peer dropped; `by` is the side that ended the link: "remote" (the peer sent
+    /// Disconnect or closed) or "local" (this node decided).
+    func peerDropped(reason: String, by: String) { disconnectCounter(reason: reason, by: by).increment() }
+
+    @discardableResult
+    private func disconnectCounter(reason: String, by: String) -> Counter {
+        registry.makeCounter(name: "stockade_disconnects_total", labels: [("reason", reason), ("side", by)],
+                             help: "Peers dropped, by devp2p disconnect reason and the side that ended the link.")
+    }
+
+    /// The counters' advance since the previous call, by "role/counter", and a fresh period.
+    func takePeriod() -> [String: UInt64] {
+        defer { period = [:] }
+        return period
     }
 
     /// The Prometheus text exposition of every metric.

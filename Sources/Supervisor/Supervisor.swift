@@ -6,6 +6,7 @@ import Control
 import Enode
 import Foundation
 import IPC
+import Logging
 import NodeConfig
 import PollLoop
 import Secp256k1
@@ -54,6 +55,9 @@ public final class Supervisor {
     /// add-peer, remove-peer, trust and untrust that succeeded, latest per node and list.
     private var runtimeListEdits: [ControlRequest] = []
     private var nextControlRequest: UInt32 = 0
+    /// The periodic info summary that stands for the per-connection debug lines.
+    private var summary = LogSummary()
+    private var summaryStarted = ContinuousClock.now
     /// How long a forwarded command may wait for the peer manager's answer.
     static let controlTimeout: Duration = .seconds(5)
 
@@ -133,7 +137,7 @@ public final class Supervisor {
         keyLock = config.node.keyFile.isEmpty ? nil
             : try Self.lock(config.resolvedKeyFile, what: "node key \(config.resolvedKeyFile)", create: false)
         if loaded.isWorldReadable {
-            StandardStreams.log("stockade supervisor: warning: node key \(config.resolvedKeyFile) is readable by other users (chmod 600 it)")
+            StockadeLog.log(.warning, "node key \(config.resolvedKeyFile) is readable by other users (chmod 600 it)")
         }
         let assigned = EntrySockets.assign(inherited.map { .init(fd: $0.fd, name: $0.name, address: SocketAddress.local(of: $0.fd)) },
                                            socks5: config.socks5, forwards: config.forwards)
@@ -183,6 +187,9 @@ public final class Supervisor {
         for slot in slots { start(slot) }
 
         loop.schedule(after: .seconds(1), repeating: .seconds(1)) { [unowned self] in checkHealth() }
+        let summaryEvery = ProcessInfo.processInfo.environment["STOCKADE_LOG_SUMMARY_MS"].flatMap(Int64.init).map { Duration.milliseconds($0) }
+            ?? LogSummary.defaultInterval
+        loop.schedule(after: summaryEvery, repeating: summaryEvery) { [unowned self] in logSummary() }
         if let interval = notifier.watchdogInterval {
             loop.schedule(after: .zero, repeating: interval / 2) { [unowned self] in watchdog() }
         }
@@ -196,7 +203,7 @@ public final class Supervisor {
         slot.restartTimer = nil
         let pair: (CInt, CInt)
         do { pair = try IPCChannel.makeSocketPair() } catch {
-            log("cannot create control channel for \(slot.name): \(error)")
+            log("cannot create control channel for \(slot.name): \(error)", level: .error)
             scheduleRestart(slot)
             return
         }
@@ -211,7 +218,7 @@ public final class Supervisor {
         } catch {
             close(pair.0)
             close(pair.1)
-            log("cannot start \(slot.name): \(error)")
+            log("cannot start \(slot.name): \(error)", level: .error)
             scheduleRestart(slot)
             return
         }
@@ -226,7 +233,7 @@ public final class Supervisor {
             channel = try IPCChannel(adopting: pair.0, accepting: IPCMessageType.types(from: endpoint, to: .supervisor))
             try loop.attach(channel)
         } catch {
-            log("cannot attach \(slot.name): \(error)")
+            log("cannot attach \(slot.name): \(error)", level: .error)
             kill(slot.pid, SIGKILL)
             return
         }
@@ -238,7 +245,7 @@ public final class Supervisor {
             // While stopping, children closing their channels is the expected end, not a fault.
             guard !stopping else { return }
             // A child that sends a malformed frame is broken: kill it, the restart follows.
-            log("\(slot.name) control channel broken: \(error); killing it")
+            log("\(slot.name) control channel broken: \(error); killing it", level: .error)
             if slot.isRunning { kill(slot.pid, SIGKILL) }
         }
         if slot.role == .peerManager { handEntrySockets(to: channel) }
@@ -299,7 +306,7 @@ public final class Supervisor {
             try b.send(.attachChannel(.init(neighbourRole: .worker, neighbourIndex: UInt16(worker.index))), transferring: [oEnd])
             worker.linkedRoles.insert(other.role)
         } catch {
-            log("cannot link \(worker.name) and \(other.name): \(error)")
+            log("cannot link \(worker.name) and \(other.name): \(error)", level: .error)
         }
     }
 
@@ -323,12 +330,13 @@ public final class Supervisor {
             for c in h.counters { slot.counters[c.name] = c.value }
             metrics.heartbeat(slot: slot.name, role: slot.role.argument, counters: slot.counters)
         case .peerEvent(let e):
+            let added = livePeers[e.nodeID]
             switch e.kind {
             case .added: livePeers[e.nodeID] = e
             case .dropped: livePeers[e.nodeID] = nil
             case .handshakeFailed, .sessionDenied: break
             }
-            logEvent(e)
+            logEvent(e, added: added)
             publish(e)
         case .channelLost(let lost) where slot.role == .worker:
             channelLost(lost, by: slot)
@@ -356,7 +364,7 @@ public final class Supervisor {
                 if slots.allSatisfy({ !$0.isRunning }) { loop.stop() }
                 continue
             }
-            log("\(slot.name) (pid \(pid)) \(how)")
+            log("\(slot.name) (pid \(pid)) \(how)", level: Self.isCrash(status: status) ? .error : .warning)
             if slot.role == .worker, let acceptor = slots.first(where: { $0.role == .acceptor }) {
                 try? acceptor.control?.send(.workerExited(.init(index: UInt16(slot.index), crashed: Self.isCrash(status: status))))
             }
@@ -367,7 +375,7 @@ public final class Supervisor {
                 slot.restartTimer = loop.schedule(after: wait) { [unowned self, unowned slot] in start(slot) }
                 noteCrashLoop(slot)
             case .giveUp(let deaths):
-                log("\(slot.name) died \(deaths) times within \(RestartPolicy.crashLoopWindow); giving up")
+                log("\(slot.name) died \(deaths) times within \(RestartPolicy.crashLoopWindow); giving up", level: .critical)
                 exitCode = 1
                 stop(reason: "crash loop of \(slot.name)")
             }
@@ -386,7 +394,7 @@ public final class Supervisor {
                                                remotePort: added.remotePort, direction: added.direction,
                                                disconnectReason: Self.peerManagerLostReason,
                                                detail: "local: peer manager restarted (\(how))")
-            logEvent(dropped)
+            logEvent(dropped, added: added)
             publish(dropped)
         }
     }
@@ -408,13 +416,14 @@ public final class Supervisor {
         guard lost.attachment == slot.attachmentsSent[lost.neighbourRole] else { return }
         slot.linkedRoles.remove(lost.neighbourRole)
         guard let neighbour = slots.first(where: { $0.role == lost.neighbourRole }) else { return }
-        log("\(slot.name) (pid \(slot.pid)) lost its channel to the \(neighbour.name); counted down")
+        // During a stop every channel closes: expected, not a fault.
+        log("\(slot.name) (pid \(slot.pid)) lost its channel to the \(neighbour.name); counted down", level: stopping ? .debug : .warning)
         let workerPID = slot.pid, neighbourPID = neighbour.pid
         guard neighbourPID > 0 else { return }   // already dead: its restart re-wires us
         loop.schedule(after: Self.channelLossGrace) { [weak self, weak slot, weak neighbour] in
             guard let self, let slot, let neighbour, !stopping, slot.pid == workerPID, slot.pid > 0,
                   neighbour.pid == neighbourPID, !slot.linkedRoles.contains(lost.neighbourRole) else { return }
-            log("\(slot.name) (pid \(workerPID)) is half-wired while the \(neighbour.name) runs; replacing it")
+            log("\(slot.name) (pid \(workerPID)) is half-wired while the \(neighbour.name) runs; replacing it", level: .warning)
             kill(workerPID, SIGKILL)
         }
     }
@@ -427,7 +436,7 @@ public final class Supervisor {
         metrics.crashLooping(child: slot.name, looping)
         if looping && !slot.crashLoopReported {
             slot.crashLoopReported = true
-            log("\(slot.name) is crash-looping (\(slot.policy.recentDeaths(now: now)) deaths within \(RestartPolicy.crashLoopWindow)); "
+            log(level: .error, "\(slot.name) is crash-looping (\(slot.policy.recentDeaths(now: now)) deaths within \(RestartPolicy.crashLoopWindow)); "
                 + "respawning it with a backoff of at most \(RestartPolicy.serviceMaximumDelay), peers kept: degraded")
         } else if !looping && slot.crashLoopReported {
             slot.crashLoopReported = false
@@ -466,7 +475,7 @@ public final class Supervisor {
         let late = now - lastHealthCheck - .seconds(1)
         lastHealthCheck = now
         if late > Self.ownStallLimit {
-            log("the supervisor itself did not run for \(late); every child gets a fresh deadline")
+            log("the supervisor itself did not run for \(late); every child gets a fresh deadline", level: .warning)
             for slot in slots where slot.isRunning {
                 slot.lastHeartbeat = now
                 if !slot.ready { slot.startedAt = now }
@@ -474,11 +483,11 @@ public final class Supervisor {
         }
         for slot in slots where slot.isRunning && !stopping {
             if slot.isHung(now: now) {
-                log("\(slot.name) (pid \(slot.pid)) silent for \(slot.ready ? slot.deadline : ChildSlot.startDeadline); killing it")
+                log("\(slot.name) (pid \(slot.pid)) silent for \(slot.ready ? slot.deadline : ChildSlot.startDeadline); killing it", level: .error)
                 kill(slot.pid, SIGKILL)
             } else if slot.role == .peerManager, now - slot.lastHeartbeat >= ChildSlot.heartbeatDeadline, !slot.stoppedReported, slot.isStopped {
                 slot.stoppedReported = true
-                log("\(slot.name) (pid \(slot.pid)) is stopped (SIGSTOP?), not hung; waiting for it (its peers are kept)")
+                log("\(slot.name) (pid \(slot.pid)) is stopped (SIGSTOP?), not hung; waiting for it (its peers are kept)", level: .warning)
             }
         }
         let total = slots.filter { $0.role == .worker }.reduce(UInt64(0)) { $0 + ($1.counters["handshakes_ok_total"] ?? 0) }
@@ -532,7 +541,7 @@ public final class Supervisor {
             // READY would be a lie. The default one is a convenience, and only warned about;
             // but one that a live daemon answers means two nodes would share it: never.
             guard config.control.socket.isEmpty, !(error is ControlServer.InUse) else { throw StartupError(description: "\(error)") }
-            log("warning: no control socket: \(error)")
+            log("no control socket: \(error)", level: .warning)
         }
         if !config.metrics.listen.isEmpty {
             guard let hp = HostPort.parse(config.metrics.listen), let address = SocketAddress(ip: hp.ip, port: hp.port) else { return }
@@ -543,7 +552,7 @@ public final class Supervisor {
                 }
                 log("metrics on http://\(metricsEndpoint!.address)/metrics")
             } catch {
-                log("warning: no metrics endpoint on \(config.metrics.listen): \(error)")
+                log("no metrics endpoint on \(config.metrics.listen): \(error)", level: .warning)
             }
         }
     }
@@ -680,9 +689,13 @@ public final class Supervisor {
         case .sessionDenied: kind = "session-denied"
         }
         let reasonName = e.disconnectReason.map { DisconnectReasonNames.name($0) }
-        if e.kind == .dropped { metrics.peerDropped(reason: reasonName ?? "none") }
-        guard controlServer?.hasSubscribers == true else { return }
         let by: String? = e.kind == .dropped ? (e.detail.hasPrefix("remote") ? "remote" : "local") : nil
+        if e.kind == .dropped {
+            metrics.peerDropped(reason: reasonName ?? "none", by: by ?? "local")
+            summary.peerDropped(reason: reasonName ?? "none", by: by ?? "local")
+        }
+        if e.kind == .added { summary.peerAdded() }
+        guard controlServer?.hasSubscribers == true else { return }
         controlServer?.publish(ControlEvent(
             event: kind, id: Hex.encode(e.nodeID), address: e.remoteAddress.isEmpty ? "" : "\(e.remoteAddress):\(e.remotePort)",
             direction: e.direction == .inbound ? "inbound" : "outbound", reason: reasonName, reasonCode: e.disconnectReason,
@@ -710,7 +723,7 @@ public final class Supervisor {
         if slots.allSatisfy({ !$0.isRunning }) { loop.stop(); return }
         loop.schedule(after: Self.stopDeadline) { [unowned self] in
             for slot in slots where slot.isRunning {
-                log("\(slot.name) (pid \(slot.pid)) did not exit in time; killing it")
+                log("\(slot.name) (pid \(slot.pid)) did not exit in time; killing it", level: .warning)
                 kill(slot.pid, SIGKILL)
             }
         }
@@ -727,7 +740,7 @@ public final class Supervisor {
         defer { notifier.ready(status: statusLine()) }
         let text: String
         do { text = try String(contentsOfFile: configPath, encoding: .utf8) } catch {
-            log("reload refused: cannot read \(configPath): \(error.localizedDescription)")
+            log("reload refused: cannot read \(configPath): \(error.localizedDescription)", level: .error)
             return
         }
         var fresh: NodeConfig
@@ -735,7 +748,7 @@ public final class Supervisor {
             fresh = try NodeConfig.parse(text)
             if !commandLineOverrides.isEmpty { fresh = try NodeConfig.parse(commandLineOverrides, over: fresh) }
         } catch {
-            log("reload refused, keeping the running config: \(error.issues.map(\.description).joined(separator: "; "))")
+            log("reload refused, keeping the running config: \(error.issues.map(\.description).joined(separator: "; "))", level: .error)
             return
         }
         var applied = config
@@ -757,20 +770,33 @@ public final class Supervisor {
 
     // MARK: logging
 
-    private func logEvent(_ e: IPCMessage.PeerEvent) {
+    /// A peer event's line: who the peer is (node ID prefix, address, client name) and what
+    /// happened. `added` is the peer's added event, whose detail is its client name. Failed
+    /// handshakes are per connection: debug, counted in the periodic summary instead.
+    private func logEvent(_ e: IPCMessage.PeerEvent, added: IPCMessage.PeerEvent?) {
         let id = Hex.encode(e.nodeID).prefix(16)
+        let address = e.remoteAddress.isEmpty || e.remoteAddress == "0.0.0.0" ? "" : " \(e.remoteAddress):\(e.remotePort)"
         switch e.kind {
         case .added: log("peer added: \(id)… \(e.direction) \(e.remoteAddress):\(e.remotePort) \"\(e.detail)\"")
-        case .dropped: log("peer dropped: \(id)… \(e.remoteAddress):\(e.remotePort) \(e.detail)")
-        case .handshakeFailed: log("handshake failed: \(id.isEmpty ? "?" : String(id))… \(e.detail)")
+        case .dropped: log("peer dropped: \(id)… \(e.remoteAddress):\(e.remotePort) \(e.detail)\(added.map { " (client \"\($0.detail)\")" } ?? "")")
+        case .handshakeFailed:
+            log("handshake failed: \(id.isEmpty ? "?" : String(id))… \(e.detail) (\(e.direction)\(address))", level: .debug)
         // The peer manager logged the denial itself, with the rule.
         case .sessionDenied: break
         }
     }
 
-    func log(_ message: String) {
-        StandardStreams.log("stockade supervisor [\(getpid())]: \(message)")
+    /// The info summary of the connections the debug lines told one by one.
+    private func logSummary() {
+        let now = ContinuousClock.now
+        let seconds = Int((now - summaryStarted).components.seconds)
+        summaryStarted = now
+        if let line = summary.line(counters: metrics.takePeriod(), seconds: seconds) { log(line) }
+        summary = LogSummary()
     }
+
+    func log(_ message: String, level: Logger.Level = .info) { StockadeLog.log(level, message) }
+    func log(level: Logger.Level, _ message: String) { StockadeLog.log(level, message) }
 
     /// Signals that mean the process itself faulted or aborted (a Swift runtime trap is
     /// SIGILL or SIGTRAP, a seccomp violation SIGSYS). SIGKILL and SIGTERM come from someone

@@ -28,7 +28,7 @@ final class ControlMetricsTests: XCTestCase {
         var text = ""
         let ready = daemon.waitFor(15) { _, _ in
             text = (try? Self.scrape(port: port, path: "/metrics"))?.body ?? ""
-            return text.contains(#"stockade_peers{direction="inbound"} 1"#) && text.contains(#"stockade_disconnects_total{reason="useless_peer"} 1"#)
+            return text.contains(#"stockade_peers{direction="inbound"} 1"#) && text.contains(#"stockade_disconnects_total{reason="useless_peer",side="remote"} 1"#)
                 && text.contains(#"stockade_handshakes_total{result="failed",reason="rejected"} 1"#)
                 && text.contains(#"stockade_handshakes_total{result="ok",reason=""} 2"#)
                 && text.contains(#"stockade_inbound_connections_total{result="accepted"} 3"#)

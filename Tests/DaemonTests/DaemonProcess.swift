@@ -36,6 +36,8 @@ final class DaemonProcess: @unchecked Sendable {
             if args.first == "run" {
                 if !args.contains("--state-dir") { args += ["--state-dir", stateDir.path] }
                 if !args.contains("--listen") { args += ["--listen", "127.0.0.1:0"] }
+                // The tests read per-connection lines (refusals, failed handshakes): debug.
+                if !args.contains("--log-level") { args += ["--log-level", "debug"] }
                 if let config {
                     let path = stateDir.appendingPathComponent("stockade.toml")
                     try Data(config.utf8).write(to: path)

@@ -199,3 +199,36 @@ final class ConfigParserTests: XCTestCase {
         XCTAssertEqual(checked, 30)
     }
 }
+
+/// Issue 11: edge cases get every error, clearly.
+final class ConfigEdgeCaseTests: XCTestCase {
+    func testEveryDuplicatedKeyAndTableIsReported() {
+        let text = "[node]\nname = \"a\"\nname = \"b\"\n[peers]\nmax_peers = 1\n[peers]\nmax_peers = 2\nmax_peers = 3\n[[allow]]\npeers = []\n[[allow]]\npeers = []\n"
+        XCTAssertThrowsError(try NodeConfig.parse(text)) { error in
+            let lines = (error as? ConfigError)?.issues.map(\.description) ?? []
+            XCTAssertEqual(lines, ["line 3: node.name: set again (first on line 2)",
+                                   "line 6: peers: table [peers] defined again (first on line 4)",
+                                   "line 8: peers.max_peers: set again (first on line 7)"])
+        }
+    }
+
+    func testLogLevelIsCheckedAndDefaultsToInfo() throws {
+        XCTAssertEqual(NodeConfig.defaults.node.logLevel, "info")
+        XCTAssertEqual(try NodeConfig.parse("[node]\nlog_level = \"debug\"\n").node.logLevel, "debug")
+        XCTAssertThrowsError(try NodeConfig.parse("[node]\nlog_level = \"loud\"\n")) { error in
+            XCTAssertTrue("\(error)".contains("node.log_level: must be one of trace, debug, info"), "\(error)")
+        }
+    }
+
+    func testSocketPathsOverTheUnixLimitAreRefused() {
+        let long = "/tmp/" + String(repeating: "d", count: 110)
+        XCTAssertThrowsError(try NodeConfig.parse("[control]\nsocket = \"\(long)\"\n")) { error in
+            XCTAssertTrue("\(error)".contains("control.socket: the control socket path"), "\(error)")
+            XCTAssertTrue("\(error)".contains("107-byte limit"), "\(error)")
+        }
+        XCTAssertThrowsError(try NodeConfig.parse("[node]\nstate_dir = \"\(long)\"\n")) { error in
+            XCTAssertTrue("\(error)".contains("node.state_dir: the control socket path \(long)/control.sock"), "\(error)")
+        }
+        XCTAssertNoThrow(try NodeConfig.parse("[node]\nstate_dir = \"\(long)\"\n[control]\nsocket = \"/run/s.sock\"\n"))
+    }
+}

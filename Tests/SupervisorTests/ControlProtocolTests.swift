@@ -84,3 +84,27 @@ final class ControlProtocolTests: XCTestCase {
         XCTAssertNil(DisconnectReasonNames.code("256"))
     }
 }
+
+/// Issue 11: the CLI finds the node the README started, and says why it cannot.
+final class ControlClientSearchTests: XCTestCase {
+    func testSearchOrder() {
+        XCTAssertEqual(ControlClient.searchPaths("/x.sock", environment: ["STOCKADE_CONTROL_SOCKET": "/e.sock"]), ["/x.sock"])
+        XCTAssertEqual(ControlClient.searchPaths(nil, environment: ["STOCKADE_CONTROL_SOCKET": "/e.sock"]), ["/e.sock"])
+        XCTAssertEqual(ControlClient.searchPaths(nil, environment: [:]),
+                       ["./.stockade-state/control.sock", "/run/stockade/control.sock", "/var/lib/stockade/control.sock"])
+    }
+
+    func testTheErrorNamesEveryPathAndWhatIsWrongWithIt() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("stockade-cli-\(UUID().uuidString.prefix(6))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("plain")
+        try Data("x".utf8).write(to: file)
+        for (path, expected) in [(file.path, "not a socket"), (dir.appendingPathComponent("none").path, "no such file")] {
+            XCTAssertThrowsError(try ControlClient(path: path)) { error in
+                XCTAssertTrue("\(error)".contains("\(path): \(expected)"), "\(error)")
+                XCTAssertTrue("\(error)".contains("--control-socket"), "\(error)")
+            }
+        }
+    }
+}

@@ -51,7 +51,7 @@ final class NodeMetricsTests: XCTestCase {
                                "bytes_in_total": 100, "bytes_out_total": 50])
         m.restarted(role: "worker")
         m.restarted(role: "worker")
-        m.peerDropped(reason: "too_many_peers")
+        m.peerDropped(reason: "too_many_peers", by: "local")
         m.workers(up: 2)
         let s = Self.samples(m)
         XCTAssertEqual(s[#"stockade_peers{direction="inbound"}"#], 3)
@@ -62,7 +62,7 @@ final class NodeMetricsTests: XCTestCase {
         XCTAssertEqual(s["stockade_peer_received_bytes_total"], 100)
         XCTAssertEqual(s["stockade_peer_sent_bytes_total"], 50)
         XCTAssertEqual(s[#"stockade_child_restarts_total{role="worker"}"#], 2)
-        XCTAssertEqual(s[#"stockade_disconnects_total{reason="too_many_peers"}"#], 1)
+        XCTAssertEqual(s[#"stockade_disconnects_total{reason="too_many_peers",side="local"}"#], 1)
         XCTAssertEqual(s["stockade_workers_up"], 2)
     }
 
@@ -83,6 +83,23 @@ final class NodeMetricsTests: XCTestCase {
             XCTAssertTrue(name.hasPrefix("stockade_"), name)
             if type == "counter" { XCTAssertTrue(name.hasSuffix("_total"), "counter \(name)") }
             if type == "gauge" { XCTAssertFalse(name.hasSuffix("_total"), "gauge \(name)") }
+        }
+    }
+}
+
+/// Issue 11: every counter the README lists is there from the start, at 0.
+final class NodeMetricsStartTests: XCTestCase {
+    func testReadmeCountersExistAtZeroBeforeAnyEvent() {
+        let text = String(decoding: NodeMetrics().exposition(), as: UTF8.self)
+        for series in [#"stockade_handshakes_total{result="ok",reason=""} 0"#, #"stockade_dials_total{result="started"} 0"#,
+                       #"stockade_dials_total{result="failed"} 0"#, #"stockade_inbound_connections_total{result="accepted"} 0"#,
+                       #"stockade_inbound_connections_total{result="refused"} 0"#, #"stockade_child_restarts_total{role="worker"} 0"#,
+                       #"stockade_disconnects_total{reason="requested",side="remote"} 0"#, "stockade_peer_received_bytes_total 0",
+                       "stockade_peer_sent_bytes_total 0", "stockade_pending_handshakes 0.0", "stockade_workers_up 0.0",
+                       "stockade_sessions_open 0.0", "stockade_datagrams_dropped_total 0", "stockade_window_stalls_total 0",
+                       "stockade_mux_protocol_errors_total 0", "stockade_session_flow_violations_total 0",
+                       #"stockade_session_opens_total{result="denied",reason=""} 0"#, #"stockade_stream_bytes_total{direction="in"} 0"#] {
+            XCTAssertTrue(text.contains(series + "\n"), "missing \(series):\n\(text)")
         }
     }
 }
