@@ -74,7 +74,7 @@ final class ConnectCommandTests: XCTestCase {
         // No daemon there: EX_UNAVAILABLE.
         let nothing = try connect(prefixB, "ssh", socket: a.stateDir.appendingPathComponent("absent.sock").path)
         XCTAssertEqual(nothing.status, 69, "\(nothing)")
-        XCTAssertTrue(nothing.stderr.contains("cannot connect to the control socket"), "\(nothing)")
+        XCTAssertTrue(nothing.stderr.contains("cannot reach the daemon's control socket"), "\(nothing)")
         XCTAssertTrue(try a.control(["connect", "--help"]).stdout.contains("ProxyCommand"))
 
         // Nothing kept: the supervisor handed every connection over, the sessions are gone.
