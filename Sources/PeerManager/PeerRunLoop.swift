@@ -190,21 +190,20 @@ final class PeerRunLoop: @unchecked Sendable {
     }
 
     private func checkPostHandshake(_ q: IPCMessage.CheckPostHandshake) -> IPCMessage.CheckVerdict {
-        guard var set = peerSet, !shuttingDown else { return .init(disconnectReason: DisconnectReason.quitting.rawValue, trusted: false) }
+        // peerSet is changed in place: a copy changed and stored back would copy every entry.
+        guard peerSet != nil, !shuttingDown else { return .init(disconnectReason: DisconnectReason.quitting.rawValue, trusted: false) }
         let isStaticDial = q.direction == .outbound && dials.isDialing(connectionID: q.connectionID)
-        let v = set.checkPostHandshake(id: q.nodeID, direction: q.direction == .inbound ? .inbound : .outbound,
-                                       connectionID: q.connectionID, staticDial: isStaticDial)
-        peerSet = set
+        let v = peerSet!.checkPostHandshake(id: q.nodeID, direction: q.direction == .inbound ? .inbound : .outbound,
+                                            connectionID: q.connectionID, staticDial: isStaticDial)
         return verdictMessage(v)
     }
 
     private func checkAddPeer(_ q: IPCMessage.CheckAddPeer) -> IPCMessage.CheckVerdict {
-        guard var set = peerSet, !shuttingDown else { return .init(disconnectReason: DisconnectReason.quitting.rawValue, trusted: false) }
+        guard peerSet != nil, !shuttingDown else { return .init(disconnectReason: DisconnectReason.quitting.rawValue, trusted: false) }
         let caps = q.capabilities.map { Capability(name: $0.name, version: UInt64($0.version)) }
         let shared = !SharedCapabilities(local: StockadeProtocol.localProtocols, remote: caps).isEmpty
-        let direction: PeerSet.Direction = set.entries[q.nodeID]?.direction ?? .inbound
-        let v = set.checkAddPeer(id: q.nodeID, direction: direction, connectionID: q.connectionID, sharesCapability: shared)
-        peerSet = set
+        let direction: PeerSet.Direction = peerSet!.entries[q.nodeID]?.direction ?? .inbound
+        let v = peerSet!.checkAddPeer(id: q.nodeID, direction: direction, connectionID: q.connectionID, sharesCapability: shared)
         return verdictMessage(v)
     }
 
@@ -340,6 +339,21 @@ final class PeerRunLoop: @unchecked Sendable {
     // MARK: operator commands (PeerControl.swift)
 
     var liveNodeIDs: [[UInt8]] { Array(peers.keys) }
+
+    /// The listing the pages of one `peers` request come from: built for its first page and
+    /// kept for the pages after it (the supervisor asks for them one after another), so a
+    /// listing of n peers costs one build of n entries rather than one per page, and its pages
+    /// are one consistent snapshot (no peer twice or missed when peers come and go meanwhile).
+    func peerListing(from offset: Int) -> [PeerInfo] {
+        if offset > 0, let kept = listing, NIODeadline.now() - kept.built < Self.listingLifetime { return kept.infos }
+        let infos = peerInfos()
+        listing = infos.count > 0 ? (NIODeadline.now(), infos) : nil
+        return infos
+    }
+    private var listing: (built: NIODeadline, infos: [PeerInfo])?
+    func dropPeerListing() { listing = nil }
+    /// Pages follow each other within milliseconds; this only bounds a stale snapshot's life.
+    static let listingLifetime: TimeAmount = .seconds(10)
 
     func peerInfos() -> [PeerInfo] {
         peers.map { id, p in
