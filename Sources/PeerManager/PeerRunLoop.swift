@@ -59,6 +59,9 @@ final class PeerRunLoop: @unchecked Sendable {
     private var nextTickDue: NIODeadline = .now() + PeerRunLoop.tickInterval
     /// The run loop's housekeeping period (dials due, liveness stamp, lag sample).
     static let tickInterval: TimeAmount = .milliseconds(250)
+    /// Ticks between refreshes of the stream counters (one second).
+    static let streamCountersEvery = 4
+    private var ticks = 0
     /// NIO's write-buffer watermarks for peer sockets: above `high` bytes unwritten the peer is
     /// not read (and its mux does not send) until below `low`. 256 KiB holds four mux messages,
     /// enough to keep the socket busy, little enough to bound what one peer costs.
@@ -312,13 +315,20 @@ final class PeerRunLoop: @unchecked Sendable {
         let now = NIODeadline.now()
         let lag = max(0, (now - nextTickDue).nanoseconds)
         nextTickDue = now + Self.tickInterval
-        let streams = router.counters, sessions = UInt64(router.openSessions), stalls = router.windowStalls
         counters.update {
             $0.loopAlive = .now
             $0.runLoopLagMicroseconds = UInt64(lag / 1000)
-            $0.streams = streams
-            $0.sessionsOpen = sessions
-            $0.windowStalls = stalls
+        }
+        // The router's session totals walk every peer's mux: once a second is enough for the
+        // heartbeat that reads them, and it keeps four walks of 10,000 muxes a second off the loop.
+        ticks &+= 1
+        if ticks % Self.streamCountersEvery == 0 {
+            let streams = router.counters, sessions = UInt64(router.openSessions), stalls = router.windowStalls
+            counters.update {
+                $0.streams = streams
+                $0.sessionsOpen = sessions
+                $0.windowStalls = stalls
+            }
         }
         // go-ethereum's NoDial: no dials at all, static nodes added at run time included.
         guard !shuttingDown, settings?.noDial != true, let set = peerSet, !workers.isEmpty else { return }
