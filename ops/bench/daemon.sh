@@ -350,6 +350,7 @@ for size in $(tr ',' ' ' <<< "$SIZES"); do
 done
 echo "  goals: idle CPU <= 0.5% at 1,000 peers and <= 5% at 10,000; 10,000 peers with RSS < 150 MB and ping"
 echo "  p99 <= 2 ms; peer-manager CPU per new connection flat in the number of peers (vs size $first ~ x1)."
+echo "  held: peers the holder processes keep (size - $PROBE; the probe peers join them for the ping row)."
 echo "  idle CPU: the peer manager's CPU over ${IDLE}s with nothing but the daemon's Pings (one per peer per"
 echo "  15 s) and their Pongs; ping: $PROBE fresh probe peers at 200 Pings/s after the idle window; peers --json"
 echo "  and status: wall time of the CLI (process start included), median of 3, entries listed in (); pm µs/new"
