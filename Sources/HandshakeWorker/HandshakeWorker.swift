@@ -474,7 +474,8 @@ public final class HandshakeWorker {
         child.loop.unregister(fd: c.fd)
         if let t = c.deadline { child.loop.cancel(t) }
         if let t = c.firstBytesDeadline { child.loop.cancel(t) }
-        questions = questions.filter { $0.value != c.id }
+        // In place: a filtered copy would allocate a new table for every connection.
+        for (request, id) in questions where id == c.id { questions[request] = nil }
     }
 
     private func freeSlot(_ c: HandshakeConnection, outcome: IPCMessage.HandshakeSlotFreed.Outcome) {

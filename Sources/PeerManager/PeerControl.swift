@@ -13,7 +13,8 @@ extension PeerRunLoop {
         eventLoop.preconditionInEventLoop()
         switch request.command {
         case .peers:
-            let (page, next) = Self.page(peerInfos(), from: request.offset ?? 0)
+            let (page, next) = Self.page(peerListing(from: request.offset ?? 0), from: request.offset ?? 0)
+            if next == nil { dropPeerListing() }
             var result = ControlResult(peers: page)
             result.next = next
             return .success(result)

@@ -59,6 +59,9 @@ final class PeerRunLoop: @unchecked Sendable {
     private var nextTickDue: NIODeadline = .now() + PeerRunLoop.tickInterval
     /// The run loop's housekeeping period (dials due, liveness stamp, lag sample).
     static let tickInterval: TimeAmount = .milliseconds(250)
+    /// Ticks between refreshes of the stream counters (one second).
+    static let streamCountersEvery = 4
+    private var ticks = 0
     /// NIO's write-buffer watermarks for peer sockets: above `high` bytes unwritten the peer is
     /// not read (and its mux does not send) until below `low`. 256 KiB holds four mux messages,
     /// enough to keep the socket busy, little enough to bound what one peer costs.
@@ -195,21 +198,20 @@ final class PeerRunLoop: @unchecked Sendable {
     }
 
     private func checkPostHandshake(_ q: IPCMessage.CheckPostHandshake) -> IPCMessage.CheckVerdict {
-        guard var set = peerSet, !shuttingDown else { return .init(disconnectReason: DisconnectReason.quitting.rawValue, trusted: false) }
+        // peerSet is changed in place: a copy changed and stored back would copy every entry.
+        guard peerSet != nil, !shuttingDown else { return .init(disconnectReason: DisconnectReason.quitting.rawValue, trusted: false) }
         let isStaticDial = q.direction == .outbound && dials.isDialing(connectionID: q.connectionID)
-        let v = set.checkPostHandshake(id: q.nodeID, direction: q.direction == .inbound ? .inbound : .outbound,
-                                       connectionID: q.connectionID, staticDial: isStaticDial)
-        peerSet = set
+        let v = peerSet!.checkPostHandshake(id: q.nodeID, direction: q.direction == .inbound ? .inbound : .outbound,
+                                            connectionID: q.connectionID, staticDial: isStaticDial)
         return verdictMessage(v)
     }
 
     private func checkAddPeer(_ q: IPCMessage.CheckAddPeer) -> IPCMessage.CheckVerdict {
-        guard var set = peerSet, !shuttingDown else { return .init(disconnectReason: DisconnectReason.quitting.rawValue, trusted: false) }
+        guard peerSet != nil, !shuttingDown else { return .init(disconnectReason: DisconnectReason.quitting.rawValue, trusted: false) }
         let caps = q.capabilities.map { Capability(name: $0.name, version: UInt64($0.version)) }
         let shared = !SharedCapabilities(local: StockadeProtocol.localProtocols, remote: caps).isEmpty
-        let direction: PeerSet.Direction = set.entries[q.nodeID]?.direction ?? .inbound
-        let v = set.checkAddPeer(id: q.nodeID, direction: direction, connectionID: q.connectionID, sharesCapability: shared)
-        peerSet = set
+        let direction: PeerSet.Direction = peerSet!.entries[q.nodeID]?.direction ?? .inbound
+        let v = peerSet!.checkAddPeer(id: q.nodeID, direction: direction, connectionID: q.connectionID, sharesCapability: shared)
         return verdictMessage(v)
     }
 
@@ -323,13 +325,20 @@ final class PeerRunLoop: @unchecked Sendable {
         let now = NIODeadline.now()
         let lag = max(0, (now - nextTickDue).nanoseconds)
         nextTickDue = now + Self.tickInterval
-        let streams = router.counters, sessions = UInt64(router.openSessions), stalls = router.windowStalls
         counters.update {
             $0.loopAlive = .now
             $0.runLoopLagMicroseconds = UInt64(lag / 1000)
-            $0.streams = streams
-            $0.sessionsOpen = sessions
-            $0.windowStalls = stalls
+        }
+        // The router's session totals walk every peer's mux: once a second is enough for the
+        // heartbeat that reads them, and it keeps four walks of 10,000 muxes a second off the loop.
+        ticks &+= 1
+        if ticks % Self.streamCountersEvery == 0 {
+            let streams = router.counters, sessions = UInt64(router.openSessions), stalls = router.windowStalls
+            counters.update {
+                $0.streams = streams
+                $0.sessionsOpen = sessions
+                $0.windowStalls = stalls
+            }
         }
         // go-ethereum's NoDial: no dials at all, static nodes added at run time included.
         guard !shuttingDown, settings?.noDial != true, let set = peerSet, !workers.isEmpty else { return }
@@ -350,6 +359,21 @@ final class PeerRunLoop: @unchecked Sendable {
     // MARK: operator commands (PeerControl.swift)
 
     var liveNodeIDs: [[UInt8]] { Array(peers.keys) }
+
+    /// The listing the pages of one `peers` request come from: built for its first page and
+    /// kept for the pages after it (the supervisor asks for them one after another), so a
+    /// listing of n peers costs one build of n entries rather than one per page, and its pages
+    /// are one consistent snapshot (no peer twice or missed when peers come and go meanwhile).
+    func peerListing(from offset: Int) -> [PeerInfo] {
+        if offset > 0, let kept = listing, NIODeadline.now() - kept.built < Self.listingLifetime { return kept.infos }
+        let infos = peerInfos()
+        listing = infos.count > 0 ? (NIODeadline.now(), infos) : nil
+        return infos
+    }
+    private var listing: (built: NIODeadline, infos: [PeerInfo])?
+    func dropPeerListing() { listing = nil }
+    /// Pages follow each other within milliseconds; this only bounds a stale snapshot's life.
+    static let listingLifetime: TimeAmount = .seconds(10)
 
     func peerInfos() -> [PeerInfo] {
         peers.map { id, p in

@@ -5,7 +5,9 @@
 ///   from one ID cannot both pass (go-ethereum checks only established peers);
 /// - a peer that passed the add-peer check counts against the limits at once, before its
 ///   handoff arrives, so concurrent handshakes cannot overshoot MaxPeers.
-/// Pure state: no I/O, no clocks; the peer manager calls it from its run loop.
+/// Pure state: no I/O, no clocks; the peer manager calls it from its run loop. Every check is
+/// O(1) in the number of peers: the admitted and live counts are kept on each change of an
+/// entry (`store`) rather than counted (issue 10: counting made each connection O(peers)).
 public struct PeerSet: Sendable {
     public enum Direction: UInt8, Sendable { case inbound = 0, outbound = 1 }
 
@@ -37,6 +39,8 @@ public struct PeerSet: Sendable {
     public var limits: Limits
     public var trusted: Set<[UInt8]> = []
     public private(set) var entries: [[UInt8]: Entry] = [:]
+    /// Entries by stage and direction, kept by `store`: [stage][direction].
+    private var tally = Tally()
 
     public init(localID: [UInt8], limits: Limits) {
         self.localID = localID
@@ -44,12 +48,23 @@ public struct PeerSet: Sendable {
     }
 
     /// Peers that count against the limits: live ones and those accepted awaiting handoff.
-    public var admittedCount: Int { entries.values.filter { $0.stage != .handshaking }.count }
-    public func admittedCount(_ d: Direction) -> Int {
-        entries.values.filter { $0.stage != .handshaking && $0.direction == d }.count
+    public var admittedCount: Int { admittedCount(.inbound) + admittedCount(.outbound) }
+    public func admittedCount(_ d: Direction) -> Int { tally[.committed, d] + tally[.live, d] }
+    public var liveCount: Int { liveCount(.inbound) + liveCount(.outbound) }
+    public func liveCount(_ d: Direction) -> Int { tally[.live, d] }
+
+    /// The one place entries change, so the tally follows every change.
+    private mutating func store(_ id: [UInt8], _ entry: Entry?) {
+        if let old = entries[id] { tally[old.stage, old.direction] -= 1 }
+        if let entry { tally[entry.stage, entry.direction] += 1 }
+        entries[id] = entry
     }
-    public var liveCount: Int { entries.values.filter { $0.stage == .live }.count }
-    public func liveCount(_ d: Direction) -> Int { entries.values.filter { $0.stage == .live && $0.direction == d }.count }
+
+    private mutating func setStage(_ id: [UInt8], _ stage: Stage) {
+        guard var e = entries[id] else { return }
+        e.stage = stage
+        store(id, e)
+    }
 
     public func contains(_ id: [UInt8]) -> Bool { entries[id] != nil }
     public func isTrusted(_ id: [UInt8]) -> Bool { trusted.contains(id) }
@@ -58,8 +73,8 @@ public struct PeerSet: Sendable {
     /// reserved for this connection until `abort`, `commit` or `drop`.
     public mutating func checkPostHandshake(id: [UInt8], direction: Direction, connectionID: UInt64, staticDial: Bool = false) -> Verdict {
         if let problem = limitProblem(id: id, direction: direction, connectionID: connectionID, staticDial: staticDial) { return .reject(problem) }
-        entries[id] = Entry(connectionID: connectionID, direction: direction, stage: .handshaking, trusted: trusted.contains(id),
-                            staticDial: staticDial)
+        store(id, Entry(connectionID: connectionID, direction: direction, stage: .handshaking, trusted: trusted.contains(id),
+                        staticDial: staticDial))
         return .accept(trusted: trusted.contains(id))
     }
 
@@ -71,14 +86,14 @@ public struct PeerSet: Sendable {
             return .reject(.alreadyConnected)
         }
         if !sharesCapability {
-            entries[id] = nil
+            store(id, nil)
             return .reject(.uselessPeer)
         }
         if let problem = limitProblem(id: id, direction: e.direction, connectionID: connectionID, staticDial: e.staticDial) {
-            entries[id] = nil
+            store(id, nil)
             return .reject(problem)
         }
-        entries[id]?.stage = .committed
+        setStage(id, .committed)
         return .accept(trusted: e.trusted)
     }
 
@@ -86,35 +101,56 @@ public struct PeerSet: Sendable {
     /// longer holds the ID (the handoff must then be refused and the fd closed).
     public mutating func makeLive(id: [UInt8], connectionID: UInt64) -> Bool {
         guard let e = entries[id], e.connectionID == connectionID, e.stage == .committed else { return false }
-        entries[id]?.stage = .live
+        setStage(id, .live)
         return true
     }
 
     /// A handshake that held a reservation failed before its handoff.
     public mutating func abort(id: [UInt8], connectionID: UInt64) {
-        if let e = entries[id], e.connectionID == connectionID, e.stage != .live { entries[id] = nil }
+        if let e = entries[id], e.connectionID == connectionID, e.stage != .live { store(id, nil) }
     }
 
     /// A live peer went away.
     public mutating func drop(id: [UInt8], connectionID: UInt64) {
-        if let e = entries[id], e.connectionID == connectionID { entries[id] = nil }
+        if let e = entries[id], e.connectionID == connectionID { store(id, nil) }
     }
 
     /// Forgets every reservation a worker held (the worker died with its handshakes).
     public mutating func abortAll(connectionIDs: Set<UInt64>) {
-        entries = entries.filter { $0.value.stage == .live || !connectionIDs.contains($0.value.connectionID) }
+        for (id, e) in entries where e.stage != .live && connectionIDs.contains(e.connectionID) { store(id, nil) }
     }
 
     private func limitProblem(id: [UInt8], direction: Direction, connectionID: UInt64, staticDial: Bool) -> DisconnectCode? {
         let isTrusted = trusted.contains(id)
-        let others = entries.filter { $0.key != id || $0.value.connectionID != connectionID }
-        let admitted = others.values.filter { $0.stage != .handshaking }
-        if !isTrusted && !staticDial && admitted.count >= limits.maxPeers { return .tooManyPeers }
-        if !isTrusted && direction == .inbound
-            && admitted.filter({ $0.direction == .inbound }).count >= limits.maxInbound { return .tooManyPeers }
+        // The others: every admitted entry but this connection's own.
+        var admitted = admittedCount, admittedInbound = admittedCount(.inbound)
+        if let own = entries[id], own.connectionID == connectionID, own.stage != .handshaking {
+            admitted -= 1
+            if own.direction == .inbound { admittedInbound -= 1 }
+        }
+        if !isTrusted && !staticDial && admitted >= limits.maxPeers { return .tooManyPeers }
+        if !isTrusted && direction == .inbound && admittedInbound >= limits.maxInbound { return .tooManyPeers }
         if let e = entries[id], e.connectionID != connectionID { return .alreadyConnected }
         if id == localID { return .selfConnection }
         return nil
+    }
+
+    /// Entry counts by stage and direction.
+    private struct Tally: Sendable {
+        private var counts = [Int](repeating: 0, count: 6)
+        subscript(stage: Stage, direction: Direction) -> Int {
+            get { counts[Self.index(stage, direction)] }
+            set { counts[Self.index(stage, direction)] = newValue }
+        }
+        private static func index(_ s: Stage, _ d: Direction) -> Int {
+            let stage: Int
+            switch s {
+            case .handshaking: stage = 0
+            case .committed: stage = 1
+            case .live: stage = 2
+            }
+            return stage * 2 + Int(d.rawValue)
+        }
     }
 
     public enum Verdict: Sendable, Equatable {

@@ -1,9 +1,10 @@
 import Enode
+import Sockets
 
 /// The command line: a mode, the daemon to load, and bounded knobs. Every count and duration
 /// has a range, so a typo cannot start an unbounded run.
 struct Options: Sendable {
-    enum Mode: String, Sendable { case handshakes, pings }
+    enum Mode: String, Sendable { case handshakes, pings, scale, hold }
 
     var mode: Mode
     var target: EnodeURL
@@ -24,11 +25,28 @@ struct Options: Sendable {
     var warmupSeconds = 2.0
     var windowSeconds = 4.0
     var runs = 5
+    /// Scale mode: the numbers of peers held, in order.
+    var sizes = [1_000, 5_000, 10_000]
+    /// Scale mode: processes holding the peers, each from its own 127.0.0.x.
+    var holders = 4
+    /// Scale mode: the idle window (a multiple of the daemon's 15 s ping interval sees every
+    /// peer's Ping the same number of times).
+    var idleSeconds = 15.0
+    /// Scale mode: the daemon's control socket and the `stockade` binary to time listings.
+    var controlSocket: String?
+    var stockadeBinary: String?
+    /// Hold mode: the source address, and how long the process lives at most.
+    var source: SocketAddress?
+    var lifetimeSeconds = 1800.0
 
     static let usageText = """
         StockadeLoad handshakes --enode URL --supervisor PID [--threads N] [--reference S] [--warmup S] [--window S] [--runs N]
         StockadeLoad pings --enode URL --supervisor PID [--peers N] [--ping-threads N] [--ping-rate N] [--threads N]
                            [--flood-nice N] [--warmup S] [--window S] [--runs N]
+        StockadeLoad scale --enode URL --supervisor PID --stockade PATH --control-socket PATH [--sizes N,N,…]
+                           [--holders N] [--peers N (probe)] [--ping-rate N] [--threads N] [--idle S] [--window S]
+                           [--warmup S] [--lifetime S]
+        StockadeLoad hold --enode URL --source 127.0.0.X [--lifetime S]   (lines on stdin: grow N, status, quit)
         """
 
     init(_ arguments: [String]) throws(LoadError) {
@@ -72,12 +90,32 @@ struct Options: Sendable {
             case "--warmup": warmupSeconds = try seconds(0...30)
             case "--window": windowSeconds = try seconds(0.5...60)
             case "--runs": runs = try int(1...50)
+            case "--sizes":
+                let text = try value()
+                let parsed = text.split(separator: ",").compactMap { Int($0) }
+                guard !parsed.isEmpty, parsed.count == text.split(separator: ",").count, parsed.allSatisfy({ (1...50_000).contains($0) }) else {
+                    throw .usage("--sizes must be a comma-separated list of counts in 1...50000")
+                }
+                sizes = parsed
+            case "--holders": holders = try int(1...64)
+            case "--idle": idleSeconds = try seconds(1...300)
+            case "--lifetime": lifetimeSeconds = try seconds(10...7200)
+            case "--control-socket": controlSocket = try value()
+            case "--stockade": stockadeBinary = try value()
+            case "--source":
+                let text = try value()
+                guard let a = SocketAddress(ip: text, port: 0), a.ipBytes.count == 4, a.ipBytes[0] == 127 else {
+                    throw .usage("--source must be an address in 127.0.0.0/8")
+                }
+                source = a
             case "-h", "--help": throw .usage(Self.usageText)
             default: throw .usage("unknown argument \(arguments[i])\n\(Self.usageText)")
             }
             i += 1
         }
-        guard let target, let supervisor else { throw .usage("--enode and --supervisor are required\n\(Self.usageText)") }
+        guard let target, let supervisor = supervisor ?? (mode == .hold ? 0 : nil) else {
+            throw .usage("--enode and --supervisor are required\n\(Self.usageText)")
+        }
         self.target = target
         self.supervisor = supervisor
         pingThreads = min(pingThreads, peers)

@@ -131,6 +131,8 @@ do {
     switch options.mode {
     case .handshakes: measureHandshakes(options)
     case .pings: try measurePings(options)
+    case .scale: try measureScale(options)
+    case .hold: holdPeers(options)
     }
 } catch {
     writeLine(2, "StockadeLoad: \(error)")

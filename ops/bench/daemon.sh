@@ -5,10 +5,17 @@
 #   ops/bench/daemon.sh                 the three measurements and a table, about 2-3 minutes
 #   RUNS=7 WINDOW=5 ops/bench/daemon.sh more / longer windows for a steadier median
 #   SCRATCH_PATH=.build-x ...           swift build --scratch-path (default: .build)
+#   BIN_DIR=/tmp/before                 use the stockade and StockadeLoad in that directory, no
+#                                       build (to set a saved build beside the current one)
 #   THREADS=8                           dialing threads of the handshake flood
 #   PEERS=100 PING_RATE=1000            probe peers and their total Pings per second (part 3)
 #   FLOOD_NICE=10                       nice increment of the flood threads in part 3 (0: the
 #                                       flood also delays the probe's own threads)
+#   PARTS="handshakes pings scale"      which parts to run (e.g. PARTS=scale for part 4 alone)
+#   SIZES=100,1000,5000,10000           part 4: idle peers held, in order (the first is the
+#                                       reference the others' cost per connection is set beside)
+#   HOLDERS=4 IDLE=15 PROBE=20          part 4: holder processes (one 127.0.0.x each), idle
+#                                       window (s), probe peers of the ping row
 #
 # 1. Inbound handshakes end to end. A flood of THREADS client threads, each in a loop: fresh
 #    node key, dial, RLPx handshake, Hello, one Ping, Disconnect(requested). A connection counts
@@ -38,6 +45,15 @@
 #    +FLOOD_NICE: CFS still gives them every cycle nobody else wants, so the flood's rate (shown)
 #    hardly moves, but they no longer delay the probe's own threads, whose wake-up latency
 #    would otherwise be counted as the daemon's.
+# 4. Scale (issue 10): one peer manager holding SIZES idle peers, held by HOLDERS StockadeLoad
+#    processes (`hold`: one epoll loop each, from 127.0.0.2, .3, ...; each raises its own
+#    RLIMIT_NOFILE and says so when it cannot), answering the daemon's Pings like idle peers.
+#    At each size: the peer manager's RSS and CPU over an IDLE-second window (its only work is
+#    a Ping per peer per ping interval, 15 s), ping p50/p99 of PROBE fresh peers at 200/s,
+#    wall time of `stockade peers --json` and `stockade status` (process start included),
+#    and its CPU per new connection under a dial flood beside the held peers. The daemon runs
+#    with max_peers above the largest size and dial_ratio 1000 (inbound limit = max_peers -
+#    max_peers/dial_ratio); loopback is exempt from the inbound throttle; penalties off.
 #
 # Every figure is the median over the windows (ratios are computed per window first); the
 # [range] shows the noise. On a machine shared with other work the CPU-time figures are the
@@ -53,6 +69,11 @@ THREADS="${THREADS:-8}"
 PEERS="${PEERS:-100}"
 PING_RATE="${PING_RATE:-1000}"
 FLOOD_NICE="${FLOOD_NICE:-10}"
+PARTS="${PARTS:-handshakes pings scale}"
+SIZES="${SIZES:-100,1000,5000,10000}"
+HOLDERS="${HOLDERS:-4}"
+IDLE="${IDLE:-15}"
+PROBE="${PROBE:-20}"
 # Seconds of StockadeLoad's reference measurement (crypto bound, protocol work) per window.
 REFERENCE=1
 # Probe threads of part 3: "a few", each owning PEERS/4 peers and one Ping in flight.
@@ -66,7 +87,7 @@ LOAD_GRACE=60
 # How long a SIGTERM'd daemon may take to disconnect its peers and exit before SIGKILL.
 STOP_TIMEOUT=10
 
-for v in RUNS WINDOW WARMUP THREADS PEERS PING_RATE FLOOD_NICE; do
+for v in RUNS WINDOW WARMUP THREADS PEERS PING_RATE FLOOD_NICE HOLDERS IDLE PROBE; do
   case "${!v}" in ''|*[!0-9]*) echo "$v must be a non-negative integer" >&2; exit 2 ;; esac
 done
 [ "$RUNS" -ge 1 ] && [ "$RUNS" -le 50 ] || { echo "RUNS must be 1..50" >&2; exit 2; }
@@ -74,12 +95,24 @@ done
 [ "$WARMUP" -le 30 ] || { echo "WARMUP must be 0..30 seconds" >&2; exit 2; }
 [ "$THREADS" -ge 1 ] && [ "$THREADS" -le 256 ] || { echo "THREADS must be 1..256" >&2; exit 2; }
 [ "$PEERS" -ge "$PING_THREADS" ] && [ "$PEERS" -le 1000 ] || { echo "PEERS must be $PING_THREADS..1000" >&2; exit 2; }
+case "$SIZES" in ''|*[!0-9,]*) echo "SIZES must be a comma-separated list of counts" >&2; exit 2 ;; esac
+largest="$(tr ',' '\n' <<< "$SIZES" | sort -n | tail -n 1)"
+[ "$largest" -le 20000 ] || { echo "SIZES must be at most 20000 each" >&2; exit 2; }
+[ "$HOLDERS" -ge 1 ] && [ "$HOLDERS" -le 16 ] || { echo "HOLDERS must be 1..16" >&2; exit 2; }
+[ "$IDLE" -ge 1 ] && [ "$IDLE" -le 120 ] || { echo "IDLE must be 1..120 seconds" >&2; exit 2; }
+[ "$PROBE" -ge "$PING_THREADS" ] && [ "$PROBE" -le 200 ] || { echo "PROBE must be $PING_THREADS..200" >&2; exit 2; }
+want() { [[ " $PARTS " == *" $1 "* ]]; }
 
-echo "== swift build -c release (stockade, StockadeLoad)" >&2
-for product in stockade StockadeLoad; do
-  swift build -c release --scratch-path "$SCRATCH_PATH" --product "$product" >&2
-done
-bin="$(swift build -c release --scratch-path "$SCRATCH_PATH" --show-bin-path)"
+if [ -n "${BIN_DIR:-}" ]; then
+  bin="$BIN_DIR"
+  [ -x "$bin/stockade" ] && [ -x "$bin/StockadeLoad" ] || { echo "BIN_DIR needs stockade and StockadeLoad" >&2; exit 2; }
+else
+  echo "== swift build -c release (stockade, StockadeLoad)" >&2
+  for product in stockade StockadeLoad; do
+    swift build -c release --scratch-path "$SCRATCH_PATH" --product "$product" >&2
+  done
+  bin="$(swift build -c release --scratch-path "$SCRATCH_PATH" --show-bin-path)"
+fi
 
 work="$(mktemp -d)"
 daemon_pid=""
@@ -108,13 +141,23 @@ max_peers = 1000
 max_pending = 256
 penalties = false
 EOF
+# Part 4: room for the largest size, the probe and the flood, nearly all of it inbound.
+cat > "$work/scale.toml" <<EOF
+[peers]
+max_peers = $((largest + 1000))
+dial_ratio = 1000
+max_pending = 256
+penalties = false
+EOF
 
-# start_daemon WORKERS: runs `stockade run` on 127.0.0.1:0 and sets daemon_pid and enode.
+# start_daemon WORKERS [CONFIG]: runs `stockade run` on 127.0.0.1:0 and sets daemon_pid, enode
+# and control (its control socket).
 start_daemon() {
-  local n="$1" dir="$work/daemon-$1-$RANDOM"
+  local n="$1" config="${2:-$work/bench.toml}" dir="$work/daemon-$1-$RANDOM"
   mkdir -p "$dir"
+  control="$dir/control.sock"
   "$bin/stockade" run --state-dir "$dir/state" --listen 127.0.0.1:0 --workers "$n" \
-    --control-socket "$dir/control.sock" --config "$work/bench.toml" > "$dir/stdout" 2> "$dir/stderr" &
+    --control-socket "$control" --config "$config" > "$dir/stdout" 2> "$dir/stderr" &
   daemon_pid=$!
   enode=""
   for _ in $(seq 1 $((START_TIMEOUT * 10))); do
@@ -129,7 +172,7 @@ start_daemon() {
 }
 
 # --- 1 and 2: handshake floods with 1 and 2 workers -------------------------------------------
-for n in 1 2; do
+want handshakes && for n in 1 2; do
   echo "== handshakes: $n worker(s), $RUNS runs: ${REFERENCE}s reference, $THREADS dialing threads, ${WARMUP}s warm-up, ${WINDOW}s window" >&2
   start_daemon "$n"
   timeout -k 5 "$((RUNS * (REFERENCE + WARMUP + WINDOW) + LOAD_GRACE))" \
@@ -139,13 +182,31 @@ for n in 1 2; do
 done
 
 # --- 3: ping round trips, idle and under a flood ----------------------------------------------
-echo "== pings: $PEERS peers, $PING_RATE/s, $RUNS runs of an idle and a loaded ${WINDOW}s window" >&2
-start_daemon 2
-timeout -k 5 "$((2 * RUNS * (WARMUP + WINDOW) + 2 * LOAD_GRACE))" \
-  "$bin/StockadeLoad" pings --enode "$enode" --supervisor "$daemon_pid" --peers "$PEERS" \
-  --ping-threads "$PING_THREADS" --ping-rate "$PING_RATE" --threads "$THREADS" --flood-nice "$FLOOD_NICE" \
-  --warmup "$WARMUP" --window "$WINDOW" --runs "$RUNS" > "$work/pings.txt"
-stop_daemon
+if want pings; then
+  echo "== pings: $PEERS peers, $PING_RATE/s, $RUNS runs of an idle and a loaded ${WINDOW}s window" >&2
+  start_daemon 2
+  timeout -k 5 "$((2 * RUNS * (WARMUP + WINDOW) + 2 * LOAD_GRACE))" \
+    "$bin/StockadeLoad" pings --enode "$enode" --supervisor "$daemon_pid" --peers "$PEERS" \
+    --ping-threads "$PING_THREADS" --ping-rate "$PING_RATE" --threads "$THREADS" --flood-nice "$FLOOD_NICE" \
+    --warmup "$WARMUP" --window "$WINDOW" --runs "$RUNS" > "$work/pings.txt"
+  stop_daemon
+fi
+
+# --- 4: scale: idle peers held by one peer manager ----------------------------------------------
+if want scale; then
+  echo "== scale: $SIZES idle peers from $HOLDERS holder processes, ${IDLE}s idle windows, $PROBE probe peers" >&2
+  start_daemon 2 "$work/scale.toml"
+  nsizes="$(tr ',' '\n' <<< "$SIZES" | wc -l)"
+  # Per size: filling (a few hundred handshakes a second), settling, idle, pings, listings, flood.
+  timeout -k 10 "$((nsizes * (IDLE + 2 * WARMUP + WINDOW + 60) + largest / 20 + 2 * LOAD_GRACE))" \
+    "$bin/StockadeLoad" scale --enode "$enode" --supervisor "$daemon_pid" --stockade "$bin/stockade" \
+    --control-socket "$control" --sizes "$SIZES" --holders "$HOLDERS" --peers "$PROBE" --ping-threads "$PING_THREADS" \
+    --ping-rate 200 --threads "$THREADS" --idle "$IDLE" --warmup "$WARMUP" --window "$WINDOW" > "$work/scale.txt"
+  stop_daemon
+fi
+
+# Parts left out print dashes.
+touch "$work/hs-1.txt" "$work/hs-2.txt" "$work/pings.txt" "$work/scale.txt"
 
 # --- the table --------------------------------------------------------------------------------
 # Every StockadeLoad line is `name key=value ...`. `window_stat FILE FILTER EXPR` evaluates the
@@ -185,11 +246,12 @@ client_us="num(f[\"cpu_client\"]) * $per_conn"
 ping_cost_us='(num(f["pings"]) > 0 ? num(f["cpu_peer_manager"]) * 1e6 / num(f["pings"]) : 0)'
 read -r ping_us _ _ <<< "$(window_stat "$work/pings.txt" state=idle "$ping_cost_us")"
 # A window whose daemon processes changed (a child restarted) is reported, not hidden.
-restarts="$(cat "$work"/hs-*.txt "$work/pings.txt" | grep -v 'restarted=none' || true)"
+restarts="$(cat "$work"/hs-*.txt "$work/pings.txt" "$work/scale.txt" | grep -v 'restarted=none' || true)"
 
 echo
 echo "Stockade daemon benchmark: release build, 127.0.0.1, $(nproc) cores shared by the daemon and its client."
 echo "Medians over $RUNS windows of ${WINDOW}s (after ${WARMUP}s of warm-up each), [min-max]; CPU = utime+stime per process."
+if want handshakes; then
 echo
 echo "1. Inbound handshakes end to end (accept -> handshake -> Hello -> live in the peer manager), $THREADS dialing threads"
 printf "  %-7s  %-21s  %-18s  %-22s  %s\n" "workers" "handshakes/s (wall)" "workers busy" "client CPU/conn (µs)" "failed"
@@ -241,7 +303,9 @@ echo "                  ($(fmt "$ping_us") µs, measured in part 3's idle window
 echo "    not counted   the workers' side (fd receive, checkpoint questions, handoff send) is inside their"
 echo "                  CPU per handshake; the supervisor's work per connection (peer events, log lines) is"
 echo "                  shown beside"
+fi
 
+if want pings; then
 echo
 echo "3. Ping round trips (ms) of $PEERS live peers, $PING_RATE Pings/s round-robin from $PING_THREADS threads"
 printf "  %-30s  %-22s  %-22s  %-8s  %-8s  %-11s  %s\n" "state" "p50" "p99" "max" "pings/s" "flood hs/s" "workers busy"
@@ -262,7 +326,39 @@ p99_loaded="$(window_stat "$work/pings.txt" state=loaded 'num(f["p99_ms"])' | cu
 ratio="$(awk -v l="$p99_loaded" -v i="$p99_idle" 'BEGIN { printf "%.2f", (i > 0 ? l / i : 0) }')"
 ping_failed="$(awk '{ for (i = 2; i <= NF; i++) if ($i ~ /^failed=/) s += substr($i, 8) } END { print s + 0 }' "$work/pings.txt")"
 echo "  p99 loaded / p99 idle = ${ratio}x (goal <= 2x); Pings that failed: $ping_failed"
+fi
 
+if want scale; then
+f="$work/scale.txt"
+sval() { awk -v size="$1" -v key="$2" '{ delete f; for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+  if (f["size"] == size) print f[key] }' "$f" | head -n 1; }
+first="$(tr ',' '\n' <<< "$SIZES" | head -n 1)"
+echo
+echo "4. Scale: idle peers held by one peer manager ($HOLDERS holder processes, 127.0.0.2-$((HOLDERS + 1)); one run)"
+printf "  %-6s  %-6s  %-8s  %-11s  %-13s  %-9s  %-9s  %-13s  %-9s  %-16s  %s\n" "size" "held" "RSS MB" "KB per peer" \
+  "idle CPU (pm)" "ping p50" "ping p99" "peers --json" "status" "pm µs/new conn" "vs size $first"
+rss0="$(sval "$first" rss_kb)"; conn0="$(sval "$first" pm_us_per_conn)"
+for size in $(tr ',' ' ' <<< "$SIZES"); do
+  held="$(sval "$size" held)"; [ -n "$held" ] || { printf "  %-6s  (no figures: see the messages above)\n" "$size"; continue; }
+  rss="$(sval "$size" rss_kb)"; conn="$(sval "$size" pm_us_per_conn)"
+  per_peer="$(awk -v r="$rss" -v r0="$rss0" -v n="$held" -v n0="$(sval "$first" held)" 'BEGIN { if (n > n0) printf "%.1f", (r - r0) / (n - n0); else print "-" }')"
+  vs="$(awk -v c="$conn" -v c0="$conn0" 'BEGIN { if (c0 > 0) printf "x%.2f", c / c0; else print "-" }')"
+  printf "  %-6s  %-6s  %-8s  %-11s  %-13s  %-9s  %-9s  %-13s  %-9s  %-16s  %s\n" "$size" "$held" "$(fmt "$(awk -v r="$rss" 'BEGIN { print r / 1024 }')" 1)" \
+    "$per_peer" "$(fmt "$(sval "$size" idle_pm_pct)" 2)%" "$(fmt "$(sval "$size" p50_ms)" 3)" "$(fmt "$(sval "$size" p99_ms)" 3)" \
+    "$(fmt "$(sval "$size" list_ms)" 0) ms ($(sval "$size" listed))" "$(fmt "$(sval "$size" status_ms)" 0) ms" \
+    "$(fmt "$conn" 0) ($(sval "$size" churn_completed))" "$vs"
+done
+echo "  goals: idle CPU <= 0.5% at 1,000 peers and <= 5% at 10,000; 10,000 peers with RSS < 150 MB and ping"
+echo "  p99 <= 2 ms; peer-manager CPU per new connection flat in the number of peers (vs size $first ~ x1)."
+echo "  held: peers the holder processes keep (size - $PROBE; the probe peers join them for the ping row)."
+echo "  idle CPU: the peer manager's CPU over ${IDLE}s with nothing but the daemon's Pings (one per peer per"
+echo "  15 s) and their Pongs; ping: $PROBE fresh probe peers at 200 Pings/s after the idle window; peers --json"
+echo "  and status: wall time of the CLI (process start included), median of 3, entries listed in (); pm µs/new"
+echo "  conn: the peer manager's CPU per connection of a $THREADS-thread dial flood (connections in ()) beside"
+echo "  the held peers."
+fi
+
+if want handshakes || want pings; then
 echo
 echo "How to read: 'workers busy' is the workers' CPU-seconds per wall second. Below the worker count the"
 echo "workers wait for work: the client's initiator handshakes on the same cores are the limit, so the"
@@ -271,6 +367,7 @@ echo "say what the daemon costs. 'vs bound' = crypto bound µs / worker CPU µs 
 echo "be a worker doing nothing but secp256k1. 'protocol work' is one responder handshake + Hello in"
 echo "memory, so 'vs protocol work' below 100% is the worker's I/O (including, on loopback, the kernel's"
 echo "delivery of its writes to the client), IPC and event loop."
+fi
 if [ -n "$restarts" ]; then
   echo
   echo "WARNING: a daemon process restarted during these windows (their figures are partial):"
