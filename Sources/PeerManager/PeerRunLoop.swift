@@ -390,12 +390,24 @@ final class PeerRunLoop: @unchecked Sendable {
         if let set = peerSet, id == set.localID { return .failure("cannot add this node itself (dial error: self)") }
         guard let ip = url.ip else { return .failure("the enode URL has no IP address (dial error: no resolved IP)") }
         guard url.tcpPort != 0 else { return .failure("the enode URL has no TCP port (dial error: no port)") }
+        // 0.0.0.0 and :: are where a node listens, never where it is reached.
+        guard ip.bytes.contains(where: { $0 != 0 }) else {
+            return .failure("\(ip) is the unspecified address, not one a node can be dialed at")
+        }
         let restrict = (settings?.netrestrict ?? []).compactMap(CIDR.init(parsing:))
         if !restrict.isEmpty && !restrict.contains(where: { $0.contains(ip: ip.description) }) {
             return .failure("\(ip) is outside netrestrict (dial error: not contained in netrestrict list)")
         }
-        if dials.isStatic(id) { return .failure("already a static node: \(url.nodeID.hex.prefix(16))…") }
-        dials.add(.init(nodeID: id, ip: ip.description, port: url.tcpPort))
+        let target = DialScheduler.Target(nodeID: id, ip: ip.description, port: url.tcpPort)
+        if let known = dials.targets.first(where: { $0.nodeID == id }) {
+            guard known != target else { return .failure("already a static node: \(url.nodeID.hex.prefix(16))…") }
+            // A known node at a new address: the address is updated (it moved, or was mistyped).
+            dials.remove(nodeID: id)
+            dials.add(target)
+            countLists()
+            return .success(ControlResult(message: "static node \(url.nodeID.hex.prefix(16))… now at \(ip):\(url.tcpPort) (was \(known.ip):\(known.port))"))
+        }
+        dials.add(target)
         countLists()
         if settings?.noDial == true { return .success(ControlResult(message: "added as static, but no_dial is set: it will not be dialed")) }
         if peers[id] != nil { return .success(ControlResult(message: "added as static; already connected, kept connected from now on")) }

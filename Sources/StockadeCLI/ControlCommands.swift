@@ -141,7 +141,10 @@ struct EventsCommand: ParsableCommand {
         guard first.ok else { throw ControlCommandError(first.error ?? "refused") }
         var seen = 0
         while count.map({ seen < $0 }) ?? true {
-            guard let line = try client.readLine(timeoutSeconds: -1) else { return }
+            guard let line = try client.readLine(timeoutSeconds: -1) else {
+                // Every event received is printed; the stream ended because the daemon left.
+                throw ControlCommandError("the daemon closed the event stream after \(seen) event(s) (stopped or restarted?)")
+            }
             FileHandle.standardOutput.write(Data(line + [0x0a]))
             seen += 1
         }

@@ -35,7 +35,8 @@ struct PingCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard count >= 0 && count <= 100_000 else { throw ValidationError("--count must be 0...100000") }
+        // No round trip means no median to print: a count of 0 is a usage error, not a result.
+        guard count >= 1 && count <= 100_000 else { throw ValidationError("--count: must be in 1...100000, got \(count)") }
         guard timeout > 0 && timeout <= 3600 else { throw ValidationError("--timeout must be in (0, 3600] seconds") }
         guard interval >= 0 && interval <= 3600 else { throw ValidationError("--interval must be in [0, 3600] seconds") }
     }

@@ -240,7 +240,7 @@ final class ControlServer {
     private func handle(_ line: [UInt8], from c: Connection) {
         let request: ControlRequest
         do { request = try ControlCoding.decode(ControlRequest.self, line) } catch {
-            respond(c, .failure("not a valid request: \(error)"))
+            respond(c, .failure(Self.whyUnreadable(line)))
             return
         }
         if request.command == .connect {
@@ -310,5 +310,17 @@ final class ControlServer {
         guard connections.removeValue(forKey: c.fd) != nil else { return }
         loop.unregister(fd: c.fd)
         close(c.fd)
+    }
+
+    /// What is wrong with a request line, in the operator's words: an unknown command gets the
+    /// list of commands, rather than the JSON decoder's internal text.
+    static func whyUnreadable(_ line: [UInt8]) -> String {
+        let commands = ControlRequest.Command.allCases.map(\.rawValue).joined(separator: ", ")
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else {
+            return "not a JSON object: one request per line, e.g. {\"command\":\"status\"}"
+        }
+        guard let command = object["command"] as? String else { return "no \"command\" (one of: \(commands))" }
+        if ControlRequest.Command(rawValue: command) == nil { return "unknown command \(command) (one of: \(commands))" }
+        return "a field of the \(command) request has the wrong type"
     }
 }
