@@ -667,6 +667,21 @@ public final class Supervisor {
         return statics.contains(a) == statics.contains(b)
     }
 
+    /// The keys a reload cannot apply (the sockets, the identity, the worker processes) whose
+    /// value in the file differs from the running one, so the operator hears what waits.
+    static func restartOnly(running: NodeConfig, file: NodeConfig) -> [String] {
+        var keys: [String] = []
+        if running.node.listen != file.node.listen { keys.append("node.listen") }
+        if running.node.name != file.node.name { keys.append("node.name") }
+        if running.node.stateDir != file.node.stateDir { keys.append("node.state_dir") }
+        if running.node.keyFile != file.node.keyFile { keys.append("node.key_file") }
+        if running.node.logLevel != file.node.logLevel { keys.append("node.log_level") }
+        if running.workers != file.workers { keys.append("workers") }
+        if running.control != file.control { keys.append("control.socket") }
+        if running.metrics != file.metrics { keys.append("metrics.listen") }
+        return keys
+    }
+
     /// One run-time edit of the static or trusted list applied to `config`.
     static func apply(_ edit: ControlRequest, to config: inout NodeConfig) {
         guard let text = edit.enode, let url = try? EnodeURL(parsing: text) else { return }
@@ -765,7 +780,9 @@ public final class Supervisor {
         applied.forwards = fresh.forwards
         config = applied
         for slot in slots where slot.role != .worker { configure(slot) }
-        log("reloaded \(configPath): peers, timeouts and streams applied (listen, key and workers need a restart)")
+        let pending = Self.restartOnly(running: config, file: fresh)
+        log("reloaded \(configPath): peers, timeouts and streams applied"
+            + (pending.isEmpty ? "" : "; not applied until restart: \(pending.joined(separator: ", "))"))
     }
 
     // MARK: logging

@@ -49,6 +49,13 @@ final class RulesReloadTests: XCTestCase {
         XCTAssertEqual(PeerAdmission.attempt(enode).reason, .tooManyPeers, "three of three:\n\(daemon.stderr)")
         XCTAssertNoThrow(try first.link?.ping(timeout: .seconds(5)), "the first peer survived both reloads")
         XCTAssertEqual(daemon.count("peer dropped:"), 0, daemon.stderr)
+        XCTAssertFalse(daemon.stderr.contains("not applied until restart"), "nothing waited: \(daemon.stderr)")
+
+        // What a reload cannot apply is named, not silently ignored (issue 11).
+        try Data(("[node]\nname = \"renamed/1.0\"\n" + Self.config(maxPeers: 3).replacingOccurrences(of: "count = \(TestConfig.workers)", with: "count = 3")).utf8)
+            .write(to: configFile)
+        daemon.signal(SIGHUP)
+        XCTAssertTrue(daemon.waitForLog("not applied until restart: node.name, workers"), daemon.stderr)
         withExtendedLifetime((first, more)) {}
     }
 
