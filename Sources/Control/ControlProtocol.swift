@@ -161,6 +161,12 @@ public struct PeerInfo: Codable, Sendable, Equatable {
     public var bytesIn: UInt64
     public var bytesOut: UInt64
 
+    /// `clientID` is `client_id` on the wire (the snake_case strategies meet at "clientId").
+    enum CodingKeys: String, CodingKey {
+        case id, address, direction, trusted, `static`, capabilities, connectedSince, bytesIn, bytesOut
+        case clientID = "clientId"
+    }
+
     public init(id: String, clientID: String, address: String, direction: String, trusted: Bool, isStatic: Bool,
                 capabilities: [String], connectedSince: Double, bytesIn: UInt64, bytesOut: UInt64) {
         self.id = id
@@ -249,15 +255,28 @@ public struct ControlEvent: Codable, Sendable, Equatable {
 /// JSON lines in and out.
 public enum ControlCoding {
     public static func line<T: Encodable>(_ value: T) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
         var bytes = Array((try? encoder.encode(value)) ?? Data("{}".utf8))
         bytes.append(0x0a)
         return bytes
     }
 
     public static func decode<T: Decodable>(_ type: T.Type, _ line: some Collection<UInt8>) throws -> T {
-        try JSONDecoder().decode(type, from: Data(line))
+        try decoder.decode(type, from: Data(line))
+    }
+
+    /// One style for every key a script reads: snake_case (`peers_inbound`, `client_id`),
+    /// sorted, slashes as they are (`enode://…`, not `enode:\/\/…`).
+    public static var encoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        return encoder
+    }
+
+    public static var decoder: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return decoder
     }
 
     /// Longest request line the daemon reads: a request is a command and one enode URL.

@@ -32,8 +32,8 @@ struct PeersCommand: ParsableCommand {
     func run() throws {
         let peers = try control.call(ControlRequest(command: .peers)).peers ?? []
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let encoder = ControlCoding.encoder
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(peers), as: UTF8.self))
             return
         }
@@ -61,8 +61,8 @@ struct StatusCommand: ParsableCommand {
     func run() throws {
         guard let s = try control.call(ControlRequest(command: .status)).status else { throw ControlCommandError("no status in reply") }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let encoder = ControlCoding.encoder
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(s), as: UTF8.self))
             return
         }

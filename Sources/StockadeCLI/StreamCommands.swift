@@ -13,7 +13,7 @@ struct SessionsCommand: ParsableCommand {
     func run() throws {
         let sessions = try control.call(ControlRequest(command: .sessions)).sessions ?? []
         if json {
-            let encoder = JSONEncoder()
+            let encoder = ControlCoding.encoder
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(sessions), as: UTF8.self))
             return

@@ -48,8 +48,8 @@ final class ControlCommandTests: XCTestCase {
 
         // Nothing above changed the node.
         let status = try daemon.status()
-        XCTAssertEqual(status["staticNodes"] as? Int, 0, "\(status)")
-        XCTAssertEqual(status["trustedNodes"] as? Int, 0, "\(status)")
+        XCTAssertEqual(status["static_nodes"] as? Int, 0, "\(status)")
+        XCTAssertEqual(status["trusted_nodes"] as? Int, 0, "\(status)")
     }
 
     /// trust / untrust at run time: a trusted node gets in above MaxPeers at once, and is
@@ -72,8 +72,8 @@ final class ControlCommandTests: XCTestCase {
         XCTAssertNotEqual(again.status, 0)
         XCTAssertTrue(again.stderr.contains("already trusted: \(friend.shortID)…"), "\(again)")
 
-        let counted = try daemon.status { $0["trustedNodes"] as? Int == 1 }
-        XCTAssertEqual(counted["trustedNodes"] as? Int, 1, "stockade status counts run-time trust: \(counted)")
+        let counted = try daemon.status { $0["trusted_nodes"] as? Int == 1 }
+        XCTAssertEqual(counted["trusted_nodes"] as? Int, 1, "stockade status counts run-time trust: \(counted)")
 
         let admitted = PeerAdmission.attempt(enode, key: friend.key)
         XCTAssertNotNil(admitted.link, "trusted at run time: \(admitted)\n\(daemon.stderr)")
@@ -86,8 +86,8 @@ final class ControlCommandTests: XCTestCase {
         XCTAssertEqual(untrusted.status, 0, "\(untrusted)")
         XCTAssertTrue(untrusted.stdout.contains("no longer trusted: \(friend.shortID)…"), "\(untrusted)")
         XCTAssertEqual(PeerAdmission.attempt(enode, key: friend.key).reason, .tooManyPeers, daemon.stderr)
-        let uncounted = try daemon.status { $0["trustedNodes"] as? Int == 0 }
-        XCTAssertEqual(uncounted["trustedNodes"] as? Int, 0, "\(uncounted)")
+        let uncounted = try daemon.status { $0["trusted_nodes"] as? Int == 0 }
+        XCTAssertEqual(uncounted["trusted_nodes"] as? Int, 0, "\(uncounted)")
         withExtendedLifetime(filler) {}
     }
 
@@ -115,8 +115,8 @@ final class ControlCommandTests: XCTestCase {
         XCTAssertEqual(added.status, 0, "\(added)")
         XCTAssertTrue(added.stdout.contains("added as static; dialing 127.0.0.1:\(enodeA.tcpPort)"), "\(added)")
         XCTAssertTrue(b.waitForLog("peer added: \(idA)… outbound"), b.stderr)
-        let counted = try b.status { $0["staticNodes"] as? Int == 1 }
-        XCTAssertEqual(counted["staticNodes"] as? Int, 1, "stockade status counts run-time static nodes: \(counted)")
+        let counted = try b.status { $0["static_nodes"] as? Int == 1 }
+        XCTAssertEqual(counted["static_nodes"] as? Int, 1, "stockade status counts run-time static nodes: \(counted)")
         let twice = try b.control(["add-peer", urlA])
         XCTAssertNotEqual(twice.status, 0)
         XCTAssertTrue(twice.stderr.contains("already a static node: \(idA)…"), "\(twice)")
@@ -127,17 +127,17 @@ final class ControlCommandTests: XCTestCase {
         XCTAssertEqual(peers.count, 1, "\(peers)")
         let p = try XCTUnwrap(peers.first)
         XCTAssertEqual(p["id"] as? String, enodeA.nodeID.hex)
-        XCTAssertEqual(p["clientID"] as? String, "control-target/1.0")
+        XCTAssertEqual(p["client_id"] as? String, "control-target/1.0")
         XCTAssertEqual(p["address"] as? String, "127.0.0.1:\(enodeA.tcpPort)")
         XCTAssertEqual(p["direction"] as? String, "outbound")
         XCTAssertEqual(p["static"] as? Bool, true)
         XCTAssertEqual(p["trusted"] as? Bool, false)
         XCTAssertEqual(p["capabilities"] as? [String], ["stk/1"])
-        let since = try XCTUnwrap(p["connectedSince"] as? Double)
+        let since = try XCTUnwrap(p["connected_since"] as? Double)
         XCTAssertLessThanOrEqual(since, before)
         XCTAssertGreaterThan(since, before - 60)
-        XCTAssertNotNil(p["bytesIn"] as? Int)
-        XCTAssertNotNil(p["bytesOut"] as? Int)
+        XCTAssertNotNil(p["bytes_in"] as? Int)
+        XCTAssertNotNil(p["bytes_out"] as? Int)
         let table = try b.control(["peers"])
         XCTAssertTrue(table.stdout.contains("\(idA)…"), "\(table)")
         XCTAssertTrue(table.stdout.contains("static"), "\(table)")
@@ -149,8 +149,8 @@ final class ControlCommandTests: XCTestCase {
         XCTAssertTrue(b.waitForLog("peer dropped: \(idA)… 127.0.0.1:\(enodeA.tcpPort) local: disconnect requested"), b.stderr)
         XCTAssertTrue(a.waitForLog("remote: disconnect requested"), a.stderr)
         XCTAssertEqual(try Self.peers(b).count, 0)
-        let uncounted = try b.status { $0["staticNodes"] as? Int == 0 }
-        XCTAssertEqual(uncounted["staticNodes"] as? Int, 0, "\(uncounted)")
+        let uncounted = try b.status { $0["static_nodes"] as? Int == 0 }
+        XCTAssertEqual(uncounted["static_nodes"] as? Int, 0, "\(uncounted)")
         let gone = try b.control(["remove-peer", urlA])
         XCTAssertTrue(gone.stderr.contains("not a static node: \(idA)…"), "\(gone)")
 
@@ -163,7 +163,7 @@ final class ControlCommandTests: XCTestCase {
         XCTAssertEqual(up["address"] as? String, "127.0.0.1:\(enodeA.tcpPort)")
         XCTAssertEqual(up["detail"] as? String, "control-target/1.0")
         XCTAssertEqual(down["reason"] as? String, "requested")
-        XCTAssertEqual(down["reasonCode"] as? Int, 0)
+        XCTAssertEqual(down["reason_code"] as? Int, 0)
         XCTAssertEqual(down["by"] as? String, "local")
         XCTAssertEqual(down["address"] as? String, "127.0.0.1:\(enodeA.tcpPort)")
         // The probe left by itself: dropped by the remote side.
@@ -181,7 +181,7 @@ final class ControlCommandTests: XCTestCase {
         }, "no handshake-failed event for a refused peer:\n\(events.stdout)")
         let refusal = Self.events(events.stdout, id: twin.nodeID.hex).first { $0["event"] as? String == "handshake-failed" }
         XCTAssertEqual(refusal?["reason"] as? String, "already_connected", events.stdout)
-        XCTAssertEqual(refusal?["reasonCode"] as? Int, 5, events.stdout)
+        XCTAssertEqual(refusal?["reason_code"] as? Int, 5, events.stdout)
         XCTAssertEqual(refusal?["direction"] as? String, "inbound", events.stdout)
         XCTAssertTrue((refusal?["address"] as? String)?.hasPrefix("127.0.0.1:") == true, events.stdout)
         twinLink.link?.disconnect(.requested)
@@ -215,8 +215,8 @@ final class ControlCommandTests: XCTestCase {
         let added = try b.control(["add-peer", try a.enode()])
         XCTAssertEqual(added.status, 0, "\(added)")
         XCTAssertTrue(added.stdout.contains("added as static, but no_dial is set: it will not be dialed"), "\(added)")
-        let status = try b.status { $0["staticNodes"] as? Int == 2 }
-        XCTAssertEqual(status["staticNodes"] as? Int, 2, "the configured and the added node: \(status)")
+        let status = try b.status { $0["static_nodes"] as? Int == 2 }
+        XCTAssertEqual(status["static_nodes"] as? Int, 2, "the configured and the added node: \(status)")
         // Several of the run loop's dial ticks (250 ms) pass: A never hears from B, and the
         // configured node (nothing listens there) is never tried.
         XCTAssertFalse(a.waitFor(2) { _, err in err.contains("peer added:") }, "B dialed A under --no-dial:\n\(a.stderr)")

@@ -48,10 +48,10 @@ final class ControlMetricsTests: XCTestCase {
         XCTAssertGreaterThan(samples["stockade_peer_received_bytes_total"] ?? 0, 0, text)
 
         // `stockade status` tells the same numbers.
-        let status = try daemon.status { $0["peersInbound"] as? Int == 1 }
-        XCTAssertEqual((status["peersInbound"] as? Int).map(Double.init), samples[#"stockade_peers{direction="inbound"}"#], "\(status)\n\(text)")
-        XCTAssertEqual((status["peersOutbound"] as? Int).map(Double.init), samples[#"stockade_peers{direction="outbound"}"#], "\(status)\n\(text)")
-        XCTAssertEqual((status["workersUp"] as? Int).map(Double.init), samples["stockade_workers_up"], "\(status)\n\(text)")
+        let status = try daemon.status { $0["peers_inbound"] as? Int == 1 }
+        XCTAssertEqual((status["peers_inbound"] as? Int).map(Double.init), samples[#"stockade_peers{direction="inbound"}"#], "\(status)\n\(text)")
+        XCTAssertEqual((status["peers_outbound"] as? Int).map(Double.init), samples[#"stockade_peers{direction="outbound"}"#], "\(status)\n\(text)")
+        XCTAssertEqual((status["workers_up"] as? Int).map(Double.init), samples["stockade_workers_up"], "\(status)\n\(text)")
 
         // Only /metrics is served.
         let other = try Self.scrape(port: port, path: "/admin")

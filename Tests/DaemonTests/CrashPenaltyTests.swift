@@ -29,7 +29,7 @@ final class CrashPenaltyTests: XCTestCase {
         let enode = try EnodeURL(parsing: daemon.enode())
         let before = try XCTUnwrap(daemon.waitForChildren(TestConfig.childCount))
         let held = try (0..<2).map { _ in try RawConnection(to: enode, from: "127.0.0.5") }
-        try daemon.status(within: 10) { ($0["pendingHandshakes"] as? Int) == 2 }
+        try daemon.status(within: 10) { ($0["pending_handshakes"] as? Int) == 2 }
         for w in ["worker[0]", "worker[1]"] { kill(before[w]!, signal) }
         // Swift's crash backtracer takes the first fault signal, fails to exec its helper in the
         // sandbox, and resets the handlers: a real fault then re-executes and dies of it, and a

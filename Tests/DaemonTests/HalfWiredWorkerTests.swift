@@ -50,8 +50,8 @@ final class HalfWiredWorkerTests: XCTestCase {
             link.disconnect(.requested)
         }
         _ = try live.ping(timeout: .seconds(5))
-        let status = try daemon.status(within: 15) { ($0["workersUp"] as? Int) == TestConfig.workers }
-        XCTAssertEqual(status["workersUp"] as? Int, TestConfig.workers, "\(status)")
+        let status = try daemon.status(within: 15) { ($0["workers_up"] as? Int) == TestConfig.workers }
+        XCTAssertEqual(status["workers_up"] as? Int, TestConfig.workers, "\(status)")
         XCTAssertEqual(ProcessTable.zombies(of: daemon.pid), [])
     }
 }

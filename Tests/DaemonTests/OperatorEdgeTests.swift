@@ -33,8 +33,8 @@ final class OperatorEdgeTests: XCTestCase {
         XCTAssertNotEqual(again.status, 0)
         XCTAssertTrue(again.stderr.contains("already a static node"), "\(again)")
         // Status numbers come with the once-a-second heartbeat.
-        let counted = try daemon.status(within: 10) { ($0["staticNodes"] as? Int) == 1 }
-        XCTAssertEqual(counted["staticNodes"] as? Int, 1, "moved, not added twice")
+        let counted = try daemon.status(within: 10) { ($0["static_nodes"] as? Int) == 1 }
+        XCTAssertEqual(counted["static_nodes"] as? Int, 1, "moved, not added twice")
 
         let zero = try DaemonProcess.stockade(["ping", try daemon.enode(), "--count", "0"])
         XCTAssertEqual(zero.status, 64, "\(zero)")

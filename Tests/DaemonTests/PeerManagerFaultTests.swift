@@ -71,16 +71,16 @@ final class PeerManagerFaultTests: XCTestCase {
         let pm = try XCTUnwrap(a.rolePids()["peer-manager"])
         kill(pm, SIGKILL)
         XCTAssertTrue(a.waitForLog("peer added: \(idB)", times: 2, timeout: 30), "B was not redialed after the restart")
-        let restarted = try a.status(within: 15) { ($0["staticNodes"] as? Int) == 1 }
-        XCTAssertEqual(restarted["staticNodes"] as? Int, 1, "static count after the restart")
-        XCTAssertEqual(restarted["trustedNodes"] as? Int, 1, "trusted count after the restart")
+        let restarted = try a.status(within: 15) { ($0["static_nodes"] as? Int) == 1 }
+        XCTAssertEqual(restarted["static_nodes"] as? Int, 1, "static count after the restart")
+        XCTAssertEqual(restarted["trusted_nodes"] as? Int, 1, "trusted count after the restart")
 
         // A reload with the file unchanged keeps both.
         a.signal(SIGHUP)
         XCTAssertTrue(a.waitForLog("reloaded "), a.stderr)
         let reloaded = try a.status(within: 5) { _ in false }
-        XCTAssertEqual(reloaded["staticNodes"] as? Int, 1, "static count after SIGHUP")
-        XCTAssertEqual(reloaded["trustedNodes"] as? Int, 1, "trusted count after SIGHUP")
+        XCTAssertEqual(reloaded["static_nodes"] as? Int, 1, "static count after SIGHUP")
+        XCTAssertEqual(reloaded["trusted_nodes"] as? Int, 1, "trusted count after SIGHUP")
     }
 
     /// Fault 12: `stockade peers` broke above about 180 peers (the reply was cut at the IPC
@@ -110,7 +110,7 @@ final class PeerManagerFaultTests: XCTestCase {
         }
         XCTAssertEqual(done.wait(timeout: .now() + 240), .success, "dialing 1,000 peers took over 4 minutes")
         XCTAssertEqual(links.count, peers, "not every peer was admitted")
-        _ = try daemon.status(within: 20) { ($0["peersInbound"] as? Int) == peers }
+        _ = try daemon.status(within: 20) { ($0["peers_inbound"] as? Int) == peers }
 
         let listed = try daemon.control(["peers", "--json"], timeout: 60)
         XCTAssertEqual(listed.status, 0, listed.stderr)

@@ -28,7 +28,7 @@ final class PeerManagerPatienceTests: XCTestCase {
         XCTAssertEqual(daemon.rolePids()["peer-manager"], pm, "the peer manager was replaced")
         XCTAssertFalse(daemon.stderr.contains("silent for"), "a child was killed for silence")
         for k in keys { XCTAssertFalse(daemon.stderr.contains("peer dropped: \(TestPeer.logID(k))")) }
-        let status = try daemon.status(within: 10) { ($0["peersInbound"] as? Int) == 3 && (($0["degraded"] as? [String]) ?? []).isEmpty }
-        XCTAssertEqual(status["peersInbound"] as? Int, 3, "\(status)")
+        let status = try daemon.status(within: 10) { ($0["peers_inbound"] as? Int) == 3 && (($0["degraded"] as? [String]) ?? []).isEmpty }
+        XCTAssertEqual(status["peers_inbound"] as? Int, 3, "\(status)")
     }
 }

@@ -26,9 +26,9 @@ final class RulesLimitTests: XCTestCase {
         let t = PeerAdmission.attempt(enode, key: trusted.key)
         XCTAssertNotNil(t.link, "trusted node: \(t)\n\(daemon.stderr)")
         XCTAssertTrue(daemon.waitForLog("peer added: \(trusted.shortID)… inbound"), daemon.stderr)
-        let status = try daemon.status { $0["peersInbound"] as? Int == 3 }
-        XCTAssertEqual(status["peersInbound"] as? Int, 3, "\(status)")
-        XCTAssertEqual(status["trustedNodes"] as? Int, 1, "\(status)")
+        let status = try daemon.status { $0["peers_inbound"] as? Int == 3 }
+        XCTAssertEqual(status["peers_inbound"] as? Int, 3, "\(status)")
+        XCTAssertEqual(status["trusted_nodes"] as? Int, 1, "\(status)")
 
         // Still full for everyone else; a slot freed by a leaving peer is taken again.
         XCTAssertEqual(PeerAdmission.attempt(enode).reason, .tooManyPeers)
@@ -54,9 +54,9 @@ final class RulesLimitTests: XCTestCase {
         for k in kept { XCTAssertNotNil(k.link, "\(k)\n\(daemon.stderr)") }
         let third = PeerAdmission.attempt(enode)
         XCTAssertEqual(third.reason, .tooManyPeers, "\(third)\n\(daemon.stderr)")
-        let status = try daemon.status { $0["peersInbound"] as? Int == 2 }
-        XCTAssertEqual(status["peersInbound"] as? Int, 2, "below MaxPeers, at the inbound limit: \(status)")
-        XCTAssertEqual(status["peersOutbound"] as? Int, 0, "\(status)")
+        let status = try daemon.status { $0["peers_inbound"] as? Int == 2 }
+        XCTAssertEqual(status["peers_inbound"] as? Int, 2, "below MaxPeers, at the inbound limit: \(status)")
+        XCTAssertEqual(status["peers_outbound"] as? Int, 0, "\(status)")
 
         // With DialRatio 1 every slot is a dialed one: no inbound peer at all.
         let dialOnly = try DaemonProcess(["run", "--max-peers", "3", "--dial-ratio", "1"], config: TestConfig.toml())

@@ -19,9 +19,9 @@ final class RulesStaticNodeTests: XCTestCase {
         let idB = String(try EnodeURL(parsing: b.enode()).nodeID.hex.prefix(16))
         XCTAssertTrue(b.waitForLog("peer added: \(idA)… outbound 127.0.0.1:\(enodeA.tcpPort)"), "B:\n\(b.stderr)\nA:\n\(a.stderr)")
         XCTAssertTrue(a.waitForLog("peer added: \(idB)… inbound"), "A:\n\(a.stderr)")
-        let status = try b.status { $0["peersOutbound"] as? Int == 1 }
-        XCTAssertEqual(status["staticNodes"] as? Int, 1, "\(status)")
-        XCTAssertEqual(status["peersOutbound"] as? Int, 1, "\(status)")
+        let status = try b.status { $0["peers_outbound"] as? Int == 1 }
+        XCTAssertEqual(status["static_nodes"] as? Int, 1, "\(status)")
+        XCTAssertEqual(status["peers_outbound"] as? Int, 1, "\(status)")
 
         // Any other peer is refused by B: the static link did not open a slot.
         XCTAssertEqual(PeerAdmission.attempt(try EnodeURL(parsing: b.enode())).reason, .tooManyPeers, b.stderr)

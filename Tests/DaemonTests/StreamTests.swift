@@ -297,14 +297,14 @@ final class StreamTests: XCTestCase {
         let entry = try Self.sessions(a).first { $0["peer"] as? String == pair.bID }
         XCTAssertEqual(entry?["target"] as? String, "service echo", "\(String(describing: entry))")
         XCTAssertEqual(entry?["direction"] as? String, "outbound")
-        XCTAssertEqual(entry?["bytesOut"] as? Int, 1000, "\(String(describing: entry))")
-        XCTAssertEqual(entry?["bytesIn"] as? Int, 1000, "\(String(describing: entry))")
+        XCTAssertEqual(entry?["bytes_out"] as? Int, 1000, "\(String(describing: entry))")
+        XCTAssertEqual(entry?["bytes_in"] as? Int, 1000, "\(String(describing: entry))")
         XCTAssertTrue((entry?["local"] as? String)?.contains("forward 127.0.0.1:\(forward)") == true, "\(String(describing: entry))")
         let exit = try Self.sessions(b).first { $0["peer"] as? String == pair.aKey.id }
         XCTAssertEqual(exit?["target"] as? String, "service echo", "\(String(describing: exit))")
         XCTAssertEqual(exit?["direction"] as? String, "inbound")
-        XCTAssertEqual(exit?["bytesIn"] as? Int, 1000, "\(String(describing: exit))")
-        XCTAssertEqual(exit?["bytesOut"] as? Int, 1000, "\(String(describing: exit))")
+        XCTAssertEqual(exit?["bytes_in"] as? Int, 1000, "\(String(describing: exit))")
+        XCTAssertEqual(exit?["bytes_out"] as? Int, 1000, "\(String(describing: exit))")
         XCTAssertEqual(entry?["session"] as? Int, exit?["session"] as? Int, "one session, one ID on both ends")
 
         // Once closed, it is gone from both lists; so are sessions whose clients leave at once

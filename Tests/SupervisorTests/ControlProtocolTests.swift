@@ -8,7 +8,7 @@ final class ControlProtocolTests: XCTestCase {
         let line = ControlCoding.line(ControlRequest(command: .addPeer, enode: "enode://ab@1.2.3.4:5"))
         XCTAssertEqual(line.last, 0x0a)
         XCTAssertEqual(line.filter { $0 == 0x0a }.count, 1, "exactly one newline, at the end")
-        XCTAssertEqual(String(decoding: line, as: UTF8.self), #"{"command":"add-peer","enode":"enode:\/\/ab@1.2.3.4:5"}"# + "\n")
+        XCTAssertEqual(String(decoding: line, as: UTF8.self), #"{"command":"add-peer","enode":"enode://ab@1.2.3.4:5"}"# + "\n")
     }
 
     func testEveryCommandRoundTripsByItsCLIName() throws {
@@ -19,6 +19,16 @@ final class ControlProtocolTests: XCTestCase {
             let request = ControlRequest(command: command, enode: "e", id: "0123abcd", reason: 4)
             XCTAssertEqual(try ControlCoding.decode(ControlRequest.self, ControlCoding.line(request).dropLast()), request)
         }
+    }
+
+    /// Every key a script reads is snake_case, acronyms included (`client_id`), and decodes back.
+    func testKeysAreSnakeCase() throws {
+        let peer = PeerInfo(id: "ab", clientID: "geth", address: "1.2.3.4:5", direction: "inbound", trusted: false, isStatic: true,
+                            capabilities: ["stk/1"], connectedSince: 1, bytesIn: 2, bytesOut: 3)
+        let text = String(decoding: ControlCoding.line(ControlReply.success(ControlResult(peers: [peer]))), as: UTF8.self)
+        for key in ["\"client_id\"", "\"connected_since\"", "\"bytes_in\"", "\"bytes_out\""] { XCTAssertTrue(text.contains(key), text) }
+        XCTAssertFalse(text.contains("clientID") || text.contains("bytesIn"), text)
+        XCTAssertEqual(try ControlCoding.decode(ControlReply.self, Array(text.utf8).dropLast()).result?.peers, [peer])
     }
 
     func testHandWrittenRequestsDecode() throws {
@@ -51,8 +61,8 @@ final class ControlProtocolTests: XCTestCase {
         }
         // The field names scripts rely on (`stockade peers --json` prints these objects).
         let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(ControlCoding.line(peer))) as? [String: Any])
-        XCTAssertEqual(Set(json.keys), ["id", "clientID", "address", "direction", "trusted", "static", "capabilities",
-                                        "connectedSince", "bytesIn", "bytesOut"])
+        XCTAssertEqual(Set(json.keys), ["id", "client_id", "address", "direction", "trusted", "static", "capabilities",
+                                        "connected_since", "bytes_in", "bytes_out"])
         XCTAssertEqual(json["static"] as? Bool, false)
     }
 
@@ -62,7 +72,7 @@ final class ControlProtocolTests: XCTestCase {
         let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(ControlCoding.line(e))) as? [String: Any])
         XCTAssertEqual(json["event"] as? String, "peer-dropped")
         XCTAssertEqual(json["reason"] as? String, "too_many_peers")
-        XCTAssertEqual(json["reasonCode"] as? Int, 4)
+        XCTAssertEqual(json["reason_code"] as? Int, 4)
         XCTAssertEqual(json["by"] as? String, "remote")
         XCTAssertEqual(try ControlCoding.decode(ControlEvent.self, ControlCoding.line(e).dropLast()), e)
     }
