@@ -17,10 +17,23 @@ public enum DisconnectReasonNames {
 
     public static func isValid(_ code: UInt8) -> Bool { validCodes.contains(code) }
 
-    /// A reason given on the command line: a name from `byCode` or a number in `validCodes`.
+    /// A reason given on the command line, as a go-ethereum user types it: a number (decimal or
+    /// `0x` hex) in `validCodes`, or a name in any of the usual spellings: `too_many_peers`,
+    /// `too-many-peers`, `TooManyPeers`, go-ethereum's `DiscTooManyPeers`.
     public static func code(_ text: String) -> UInt8? {
-        if let n = UInt8(text) { return isValid(n) ? n : nil }
-        let normalized = text.lowercased().replacingOccurrences(of: "-", with: "_")
-        return byCode.first { $0.value == normalized }?.key
+        let t = text.trimmingCharacters(in: .whitespaces)
+        if t.lowercased().hasPrefix("0x") {
+            guard let n = UInt8(t.dropFirst(2), radix: 16) else { return nil }
+            return isValid(n) ? n : nil
+        }
+        if let n = UInt8(t) { return isValid(n) ? n : nil }
+        var name = t.hasPrefix("Disc") && t.count > 4 ? String(t.dropFirst(4)) : t
+        name = name.replacingOccurrences(of: "-", with: "_")
+        var snake = ""
+        for (i, ch) in name.enumerated() {
+            if ch.isUppercase, i > 0, snake.last != "_" { snake.append("_") }
+            snake += ch.lowercased()
+        }
+        return byCode.first { $0.value == snake }?.key
     }
 }

@@ -40,7 +40,9 @@ extension PeerRunLoop {
             case .ambiguous(let n): return .failure("ambiguous node ID prefix \(id): \(n) peers match")
             case .one(let nodeID):
                 disconnectPeer(nodeID, reason: reason)
-                return .success(ControlResult(message: "disconnecting \(Hex.encode(nodeID).prefix(16))… (\(reason))"))
+                // go-ethereum redials static nodes; say so, so the operator is not surprised.
+                let redial = isStaticNode(nodeID) ? "; it is a static node and will be redialed (remove-peer stops that)" : ""
+                return .success(ControlResult(message: "disconnecting \(Hex.encode(nodeID).prefix(16))… (\(reason))\(redial)"))
             }
         case .sessions:
             let (page, next) = Self.page(router.sessions(), from: request.offset ?? 0)

@@ -360,6 +360,8 @@ final class PeerRunLoop: @unchecked Sendable {
 
     var liveNodeIDs: [[UInt8]] { Array(peers.keys) }
 
+    func isStaticNode(_ id: [UInt8]) -> Bool { dials.isStatic(id) }
+
     /// The listing the pages of one `peers` request come from: built for its first page and
     /// kept for the pages after it (the supervisor asks for them one after another), so a
     /// listing of n peers costs one build of n entries rather than one per page, and its pages

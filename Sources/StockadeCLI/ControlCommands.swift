@@ -111,10 +111,20 @@ struct UntrustCommand: ParsableCommand {
 struct DisconnectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "disconnect", abstract: "Disconnect a live peer with a devp2p reason.")
     @OptionGroup var control: ControlOptions
-    @Argument(help: "Node ID, or a unique prefix of at least 8 hex digits.") var id: String
-    @Option(help: "Reason: a name (requested, too_many_peers, useless_peer, …) or a number from 0 to 16 (0x10).") var reason: String = "requested"
+    @Argument(help: "Node ID, a unique prefix of at least 8 hex digits, or an enode URL.") var id: String
+    @Option(help: "Reason: a name (requested, too_many_peers, TooManyPeers, too-many-peers, …) or a number (4, 0x04) from 0 to 16.")
+    var reason: String = "requested"
+
+    /// The node ID an enode URL names, or the argument as given.
+    var nodeID: String {
+        guard id.lowercased().hasPrefix("enode://") else { return id.lowercased() }
+        return String(id.dropFirst("enode://".count).prefix { $0 != "@" }).lowercased()
+    }
 
     func validate() throws {
+        guard nodeID.count >= 8, nodeID.count <= 128, nodeID.allSatisfy(\.isHexDigit) else {
+            throw ValidationError("\(id) is not a node ID: give the 128 hex digits, a unique prefix of at least 8, or an enode URL")
+        }
         guard DisconnectReasonNames.code(reason) != nil else {
             throw ValidationError("unknown reason \(reason); a number from 0 to 16 or one of: "
                                   + DisconnectReasonNames.byCode.values.sorted().joined(separator: ", "))
@@ -122,7 +132,7 @@ struct DisconnectCommand: ParsableCommand {
     }
 
     func run() throws {
-        let result = try control.call(ControlRequest(command: .disconnect, id: id, reason: DisconnectReasonNames.code(reason)))
+        let result = try control.call(ControlRequest(command: .disconnect, id: nodeID, reason: DisconnectReasonNames.code(reason)))
         print(result.message ?? "ok")
     }
 }

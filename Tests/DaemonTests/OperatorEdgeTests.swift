@@ -40,6 +40,17 @@ final class OperatorEdgeTests: XCTestCase {
         XCTAssertEqual(zero.status, 64, "\(zero)")
         XCTAssertTrue(zero.stderr.contains("--count"), "\(zero)")
 
+        // disconnect takes an enode URL and a reason as go-ethereum spells it; the peer hears it.
+        let key = PrivateKey.generate()
+        let link = try TestPeer.dial(try EnodeURL(parsing: daemon.enode()), key: key)
+        let url = "enode://\(NodeID(publicKey: key.publicKey).hex)@127.0.0.1:1"
+        let dropped = try daemon.control(["disconnect", url, "--reason", "TooManyPeers"])
+        XCTAssertEqual(dropped.status, 0, "\(dropped)")
+        XCTAssertEqual(try StaticPeeringTests.disconnectReason(on: link), .tooManyPeers)
+        let short = try daemon.control(["disconnect", "abc"])
+        XCTAssertEqual(short.status, 64, "\(short)")
+        XCTAssertTrue(short.stderr.contains("not a node ID"), "\(short)")
+
         // A script that mistypes a command hears which commands there are.
         let reply = try Self.rawRequest(#"{"command":"peerz"}"#, socket: daemon.controlSocket)
         XCTAssertTrue(reply.contains("unknown command peerz"), reply)

@@ -92,6 +92,13 @@ final class ControlProtocolTests: XCTestCase {
         XCTAssertEqual(DisconnectReasonNames.code("5"), 5)
         XCTAssertNil(DisconnectReasonNames.code("rude"))
         XCTAssertNil(DisconnectReasonNames.code("256"))
+        // As a go-ethereum user types them (issue 11).
+        XCTAssertEqual(DisconnectReasonNames.code("TooManyPeers"), 0x04)
+        XCTAssertEqual(DisconnectReasonNames.code("DiscTooManyPeers"), 0x04)
+        XCTAssertEqual(DisconnectReasonNames.code("0x04"), 0x04)
+        XCTAssertEqual(DisconnectReasonNames.code("0x10"), 0x10)
+        XCTAssertNil(DisconnectReasonNames.code("0xff"))
+        XCTAssertNil(DisconnectReasonNames.code("0xzz"))
     }
 }
 
