@@ -9,6 +9,8 @@ public struct ControlRequest: Codable, Sendable, Equatable {
         case addPeer = "add-peer", removePeer = "remove-peer"
         case trust, untrust, disconnect
         case sessions, forwards
+        /// The static and trusted lists as they are now: the config's and run-time edits.
+        case nodes
         case forwardAdd = "forward-add", forwardRemove = "forward-remove"
         /// `stockade connect PEER TARGET`: the connection becomes the session's byte stream
         /// after one status line (ipc/PROTOCOL.md, ConnectStream).
@@ -77,6 +79,9 @@ public struct ControlResult: Codable, Sendable, Equatable {
     public var message: String?
     public var sessions: [SessionInfo]?
     public var forwards: [ForwardInfo]?
+    /// nodes: the static and the trusted nodes' enode URLs.
+    public var staticNodes: [String]?
+    public var trustedNodes: [String]?
     /// Between the peer manager and the supervisor: the offset of the next page, if any.
     public var next: Int?
 

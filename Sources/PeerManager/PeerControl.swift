@@ -63,7 +63,7 @@ extension PeerRunLoop {
             guard let listen = request.listen else { return .failure("forward-remove needs the listen address") }
             return router.removeForward(listen: listen) ? .success(ControlResult(message: "stopped forwarding \(listen)"))
                 : .failure("no forward listens on \(listen)")
-        case .status, .enode, .events:
+        case .status, .enode, .events, .nodes:
             return .failure("\(request.command.rawValue) is answered by the supervisor")
         case .connect:
             // Never forwarded as a request: the supervisor hands the connection over (ConnectStream).

@@ -17,7 +17,7 @@ struct Stockade: ParsableCommand {
         subcommands: [
             RunCommand.self, StatusCommand.self, PeersCommand.self, EventsCommand.self,
             AddPeerCommand.self, RemovePeerCommand.self, TrustCommand.self, UntrustCommand.self, DisconnectCommand.self,
-            SessionsCommand.self, ForwardCommand.self, ConnectCommand.self,
+            SessionsCommand.self, ForwardCommand.self, NodesCommand.self, ConnectCommand.self,
             EnodeCommand.self, PingCommand.self, KeygenCommand.self, CheckConfigCommand.self, ChildCommand.self,
         ]
     )

@@ -27,6 +27,30 @@ struct SessionsCommand: ParsableCommand {
     }
 }
 
+/// `stockade nodes`: the static and trusted nodes, configured and changed at run time.
+struct NodesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nodes",
+        abstract: "List the static nodes (kept connected) and the trusted nodes, from the config and added at run time.")
+    @OptionGroup var control: ControlOptions
+    @Flag(help: "One JSON document for scripts.") var json = false
+
+    func run() throws {
+        let result = try control.call(ControlRequest(command: .nodes))
+        if json {
+            let encoder = ControlCoding.encoder
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            let lists = ["static": result.staticNodes ?? [], "trusted": result.trustedNodes ?? []]
+            print(String(decoding: try encoder.encode(lists), as: UTF8.self))
+            return
+        }
+        for (title, list) in [("static", result.staticNodes ?? []), ("trusted", result.trustedNodes ?? [])] {
+            print("\(title) (\(list.count)):")
+            for url in list { print("  \(url)") }
+        }
+    }
+}
+
 /// `stockade forward add|remove|list`: local forwards at run time (as `ssh -L`).
 struct ForwardCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -563,6 +563,13 @@ public final class Supervisor {
             reply(.success(ControlResult(status: nodeStatus())))
         case .enode:
             reply(.success(ControlResult(enode: enodeURL)))
+        case .nodes:
+            // The running config holds every run-time add-peer/remove-peer/trust/untrust
+            // (listsChanged), so it is the list as it stands.
+            var result = ControlResult()
+            result.staticNodes = config.peers.static
+            result.trustedNodes = config.peers.trusted
+            reply(.success(result))
         case .events:
             reply(.success())
         case .connect:

@@ -32,6 +32,14 @@ final class OperatorEdgeTests: XCTestCase {
         let again = try daemon.control(["add-peer", "enode://\(node.hex)@127.0.0.2:30304"])
         XCTAssertNotEqual(again.status, 0)
         XCTAssertTrue(again.stderr.contains("already a static node"), "\(again)")
+        // `stockade nodes` lists them as they stand: the moved address, and a run-time trust.
+        let trusted = "enode://\(NodeID(publicKey: PrivateKey.generate().publicKey).hex)@127.0.0.3:30303"
+        XCTAssertEqual(try daemon.control(["trust", trusted]).status, 0)
+        let nodes = try daemon.control(["nodes", "--json"])
+        let lists = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(nodes.stdout.utf8)) as? [String: [String]], "\(nodes)")
+        XCTAssertEqual(lists["static"], ["enode://\(node.hex)@127.0.0.2:30304"], "\(nodes)")
+        XCTAssertEqual(lists["trusted"], [trusted], "\(nodes)")
+
         // Status numbers come with the once-a-second heartbeat.
         let counted = try daemon.status(within: 10) { ($0["static_nodes"] as? Int) == 1 }
         XCTAssertEqual(counted["static_nodes"] as? Int, 1, "moved, not added twice")

@@ -14,7 +14,7 @@ final class ControlProtocolTests: XCTestCase {
     func testEveryCommandRoundTripsByItsCLIName() throws {
         let names = ControlRequest.Command.allCases.map(\.rawValue)
         XCTAssertEqual(Set(names), ["status", "peers", "enode", "events", "add-peer", "remove-peer", "trust", "untrust", "disconnect",
-                                    "sessions", "forwards", "forward-add", "forward-remove", "connect"])
+                                    "sessions", "forwards", "forward-add", "forward-remove", "nodes", "connect"])
         for command in ControlRequest.Command.allCases {
             let request = ControlRequest(command: command, enode: "e", id: "0123abcd", reason: 4)
             XCTAssertEqual(try ControlCoding.decode(ControlRequest.self, ControlCoding.line(request).dropLast()), request)
