@@ -606,7 +606,6 @@ public enum MuxProtocolError: Error, Equatable, Sendable, CustomStringConvertibl
     case windowOverflow(UInt16)
     /// Not thrown any more: refused opens keep one bit each, not a session record, so the
     /// ID space bounds them (kept so the enum does not change).
-    case ignoresLimits
 
     public var description: String {
         switch self {
@@ -615,7 +614,6 @@ public enum MuxProtocolError: Error, Equatable, Sendable, CustomStringConvertibl
         case .wrongParity(let id): return "New with session ID \(id), which is not the peer's to pick"
         case .sessionInUse(let id): return "New for session \(id), which is in use"
         case .windowOverflow(let id): return "window of session \(id) past 2^31-1"
-        case .ignoresLimits: return "the peer keeps opening sessions without answering refusals"
         }
     }
 }

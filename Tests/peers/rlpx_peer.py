@@ -435,14 +435,23 @@ async def ping_session(args: argparse.Namespace, remote: Node) -> int:
         await transport.close()
 
 
-async def run_ping(args: argparse.Namespace) -> int:
+def loopback_node(enode: str) -> Optional[Node]:
+    """The enode URL's node when it is on loopback (the tests touch nothing else); else an
+    error event and None."""
     try:
-        remote = Node.from_uri(args.enode)
+        remote = Node.from_uri(enode)
     except Exception as err:
         emit("error", stage="enode", error=f"{type(err).__name__}: {err}")
-        return 2
+        return None
     if remote.address is None or not remote.address.is_loopback:
         emit("error", stage="enode", error="only loopback (127.0.0.0/8) peers are allowed")
+        return None
+    return remote
+
+
+async def run_ping(args: argparse.Namespace) -> int:
+    remote = loopback_node(args.enode)
+    if remote is None:
         return 2
     try:
         return await asyncio.wait_for(ping_session(args, remote), timeout=args.timeout)
@@ -998,13 +1007,8 @@ async def mux_session(args: argparse.Namespace, remote: Node) -> int:
 
 
 async def run_mux(args: argparse.Namespace) -> int:
-    try:
-        remote = Node.from_uri(args.enode)
-    except Exception as err:
-        emit("error", stage="enode", error=f"{type(err).__name__}: {err}")
-        return 2
-    if remote.address is None or not remote.address.is_loopback:
-        emit("error", stage="enode", error="only loopback (127.0.0.0/8) peers are allowed")
+    remote = loopback_node(args.enode)
+    if remote is None:
         return 2
     failed_links = 0
     for round_number in range(args.repeat):
