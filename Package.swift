@@ -106,7 +106,7 @@ let package = Package(
         .executableTarget(name: "StockadeBench", dependencies: [
             "Keccak", "Secp256k1", "RLPxFrame", "RLPxHandshake", "DevP2P", "Snappy", "Enode",
         ]),
-        .executableTarget(name: "StockadeLoad", dependencies: ["PeerLink", "DevP2P", "Enode", "Secp256k1", "Sockets"]),
+        .executableTarget(name: "StockadeLoad", dependencies: ["PeerLink", "DevP2P", "Enode", "RLPxHandshake", "Secp256k1", "Sockets"]),
         // ops/bench/tunnel.sh's load tool: plain sockets and threads, no protocol code.
         .executableTarget(name: "StockadeTunnelBench", dependencies: ["Sockets"]),
 

@@ -50,9 +50,9 @@ struct InboundAdmission {
     /// Why `ip` may not connect now, or nil. `untrustedPending` is how many untrusted
     /// connections are in handshakes, `pendingInNetwork` how many of them come from `ip`'s /24
     /// or /64; `maxPending` the acceptor's limit; `roll` a uniform random number in [0, 1)
-    /// for the random early drop.
+    /// for the random early drop, drawn only when a drop is possible (a getrandom call each).
     mutating func refusal(for ip: String, untrustedPending: Int, pendingInNetwork: Int = 0, maxPending: Int,
-                          roll: Double = 1, now: ContinuousClock.Instant) -> String? {
+                          roll: @autoclosure () -> Double = 1, now: ContinuousClock.Instant) -> String? {
         if !netrestrict.isEmpty && !netrestrict.contains(where: { $0.contains(ip: ip) }) {
             return "not in netrestrict"
         }
@@ -60,20 +60,22 @@ struct InboundAdmission {
         if !trusted && untrustedPending >= maxPending - trustedPendingSlots {
             return "remaining handshake slots are kept for trusted nodes"
         }
-        // LAN sources are spared as from the throttle (a node's own tools, its operator's tests).
-        if !trusted && (throttleLAN || !LANAddresses.contains(ip)) {
+        // LAN sources are spared the startup limits and the throttle (a node's own tools, its
+        // operator's tests), as go-ethereum spares them its throttle; trusted nodes too.
+        let limited = !trusted && (throttleLAN || !LANAddresses.contains(ip))
+        if limited {
             if maxPendingPerNetwork > 0 && pendingInNetwork >= maxPendingPerNetwork {
                 return "\(pendingInNetwork) handshakes already in flight from its network (max_pending_per_network)"
             }
-            if roll < StartupLimits.dropChance(pending: untrustedPending, maxPending: maxPending) {
+            let chance = StartupLimits.dropChance(pending: untrustedPending, maxPending: maxPending)
+            if chance > 0 && roll() < chance {
                 return "random early drop with \(untrustedPending) of \(maxPending) handshake slots in use (MaxStartups)"
             }
         }
         if penaltiesEnabled, let seconds = penalties.refusal(ip, now: now) {
             return "penalised for \(Int(seconds.rounded(.up))) s more (earlier connections misbehaved)"
         }
-        // go-ethereum's throttle: LAN addresses (and trusted nodes) are spared.
-        if !trusted && (throttleLAN || !LANAddresses.contains(ip)) && throttle.isThrottled(ip, now: now) {
+        if limited && throttle.isThrottled(ip, now: now) {
             return "too many attempts (connected within the inbound throttle window)"
         }
         return nil

@@ -1,6 +1,10 @@
 import IPC
 
 /// The live workers the acceptor routes to, with the connections each has in handshake.
+///
+/// The totals the admission checks read for every accepted connection (slots in use, untrusted
+/// ones, untrusted ones per network) are kept as counts updated on assign and release, so a
+/// connection costs O(1) however many are in flight, not a scan of every pending entry.
 struct WorkerRoster {
     /// A connection in a worker's handshake: where it came from.
     struct Pending {
@@ -17,17 +21,26 @@ struct WorkerRoster {
     }
 
     private var workers: [Int: Worker] = [:]
+    private(set) var pendingTotal = 0
+    private(set) var untrustedPending = 0
+    /// Untrusted handshakes in flight by network; networks with none are removed.
+    private var untrustedByNetwork: [[UInt8]: Int] = [:]
 
     var isEmpty: Bool { workers.isEmpty }
     var count: Int { workers.count }
-    var pendingTotal: Int { workers.values.reduce(0) { $0 + $1.pending.count } }
-    var untrustedPending: Int { workers.values.reduce(0) { $0 + $1.pending.values.filter { !$0.trusted }.count } }
 
-    mutating func add(index: Int, channel: IPCChannel) { workers[index] = Worker(index: index, channel: channel) }
+    mutating func add(index: Int, channel: IPCChannel) {
+        remove(index: index)
+        workers[index] = Worker(index: index, channel: channel)
+    }
 
     /// Forgets a worker; its pending slots are free again (its handshakes died with it).
     @discardableResult
-    mutating func remove(index: Int) -> Worker? { workers.removeValue(forKey: index) }
+    mutating func remove(index: Int) -> Worker? {
+        guard let worker = workers.removeValue(forKey: index) else { return nil }
+        for p in worker.pending.values { uncount(p) }
+        return worker
+    }
 
     func channel(index: Int) -> IPCChannel? { workers[index]?.channel }
 
@@ -37,11 +50,31 @@ struct WorkerRoster {
     }
 
     /// Untrusted handshakes in flight from `network`.
-    func untrustedPending(inNetwork network: [UInt8]) -> Int {
-        workers.values.reduce(0) { $0 + $1.pending.values.filter { !$0.trusted && $0.network == network }.count }
+    func untrustedPending(inNetwork network: [UInt8]) -> Int { untrustedByNetwork[network] ?? 0 }
+
+    mutating func assign(connectionID: UInt64, worker: Int, _ p: Pending) {
+        guard workers[worker] != nil else { return }
+        if let old = workers[worker]?.pending.updateValue(p, forKey: connectionID) { uncount(old) }
+        pendingTotal += 1
+        if !p.trusted {
+            untrustedPending += 1
+            if let n = p.network { untrustedByNetwork[n, default: 0] += 1 }
+        }
     }
 
-    mutating func assign(connectionID: UInt64, worker: Int, _ p: Pending) { workers[worker]?.pending[connectionID] = p }
+    mutating func release(connectionID: UInt64, worker: Int) -> Pending? {
+        guard let p = workers[worker]?.pending.removeValue(forKey: connectionID) else { return nil }
+        uncount(p)
+        return p
+    }
 
-    mutating func release(connectionID: UInt64, worker: Int) -> Pending? { workers[worker]?.pending.removeValue(forKey: connectionID) }
+    private mutating func uncount(_ p: Pending) {
+        pendingTotal -= 1
+        guard !p.trusted else { return }
+        untrustedPending -= 1
+        if let n = p.network {
+            let left = (untrustedByNetwork[n] ?? 1) - 1
+            untrustedByNetwork[n] = left > 0 ? left : nil
+        }
+    }
 }

@@ -27,6 +27,8 @@ final class HandshakeConnection {
     var connecting: Bool
     var outbound: [UInt8] = []
     var outboundOffset = 0
+    /// Queued bytes (a responder's ack) wait for the post-handshake verdict before any write.
+    var holdingOutput = false
     /// The node ID the peer manager reserved for this connection (after CheckPostHandshake).
     var reservedNodeID: [UInt8]?
     /// The add-peer question was asked (so the next verdict answers it).

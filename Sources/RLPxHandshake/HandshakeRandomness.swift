@@ -29,10 +29,25 @@ public struct HandshakeRandomness: Sendable {
         self.eciesIV = eciesIV
     }
 
-    /// Fresh values from the system CSPRNG.
+    /// Fresh values from the system CSPRNG, drawn in one getrandom call (both keys, nonce, IV
+    /// and padding: 122 bytes) rather than one per value: every responder handshake makes this
+    /// call, and a syscall costs about what a thousand bytes of its ChaCha20 output do.
     public static func system() -> HandshakeRandomness {
-        var generator = SystemRandomNumberGenerator()
-        return HandshakeRandomness(ephemeralKey: .generate(), nonce: SecureRandom.bytes(WireSize.nonce),
-                                   paddingLength: Int.random(in: paddingRange, using: &generator))
+        let keyLength = PrivateKey.length
+        let random = SecureRandom.bytes(2 * keyLength + WireSize.nonce + 16 + 2)
+        var at = 0
+        func take(_ n: Int) -> [UInt8] { defer { at += n }; return Array(random[at..<(at + n)]) }
+        // A random 32-byte string is not a valid key with probability about 2^-128; a fresh
+        // draw replaces it then.
+        let ephemeralKey = (try? PrivateKey(bytes: take(keyLength))) ?? .generate()
+        let eciesKey = (try? PrivateKey(bytes: take(keyLength))) ?? .generate()
+        let nonce = take(WireSize.nonce)
+        let iv = take(16)
+        // Two bytes modulo 100: a bias below 1 % between padding lengths, which only vary the
+        // packet length (go-ethereum uses math/rand here, not a CSPRNG at all).
+        let draw = Int(random[at]) << 8 | Int(random[at + 1])
+        let padding = paddingRange.lowerBound + draw % paddingRange.count
+        return HandshakeRandomness(ephemeralKey: ephemeralKey, nonce: nonce, paddingLength: padding,
+                                   eciesKey: eciesKey, eciesIV: iv)
     }
 }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import DevP2P
+import RLPxHandshake
 import Secp256k1
 import Synchronization
 
@@ -9,15 +10,15 @@ import Synchronization
 /// this thread's CPU-time clock, between the flood windows (while the daemon is idle), so that
 /// each window has its own reference taken under the same machine conditions:
 ///
-/// - the crypto bound: the CPU time of the secp256k1 operations one responder handshake makes,
-///   the same operation table and the same calls as StockadeBench's handshake section
-///   (Sources/StockadeBench/Secp256k1Bench.swift, `responderOperations`);
+/// - the crypto bound: the CPU time of the public-key operations one responder handshake
+///   makes, replayed alone (RLPxHandshake's `ResponderPublicKeyWork`: the responder's own
+///   calls, in its order, on the inputs of real auth packets), as StockadeBench's section c;
 /// - the protocol work: one responder `ConnectionSetup` (RLPx handshake and Hello, checkpoints
 ///   answered at once) fed in memory: everything a worker computes per connection, without
 ///   its I/O, IPC and event loop.
 ///
-/// The operations are measured round-robin in short batches and each round gives one sum, so
-/// every term of a sum saw the same moment of a shared machine; the median round is reported.
+/// Each round times a batch of replays and then a few in-memory setups, so both figures of a
+/// round saw the same moment of a shared machine; the median round is reported.
 enum CryptoReference {
     struct Result: Sendable {
         /// Median over rounds of the secp256k1 CPU microseconds of one responder handshake.
@@ -27,41 +28,20 @@ enum CryptoReference {
         var rounds: Int
     }
 
-    /// secp256k1 operations of one responder handshake and how many of each, as in
-    /// StockadeBench's `Secp256k1Bench.responderOperations` (read from RLPxHandshake: two
-    /// fresh keys, the ECIES key R parsed, the initiator's key parsed, four ECDH, one recover,
-    /// two public keys derived).
-    enum Operation: CaseIterable {
-        case generateKey, parsePublicKey65, parsePublicKey64, ecdh, recover, derivePublicKey
-
-        var perHandshake: Int {
-            switch self {
-            case .generateKey: return 2
-            case .parsePublicKey65: return 1
-            case .parsePublicKey64: return 1
-            case .ecdh: return 4
-            case .recover: return 1
-            case .derivePublicKey: return 2
-            }
-        }
-    }
-
-    /// Calls of each operation per round: a batch of about a millisecond, long next to the
-    /// clock's cost (a microsecond) and short next to a scheduler time slice.
-    static let batch = 16
-    /// In-memory setups per round (each about as long as one secp256k1 batch times ten).
+    /// Replays per round, one per prepared auth: a batch of about two milliseconds, long next
+    /// to the clock's cost (a microsecond) and short next to a scheduler time slice.
+    static let batch = 8
+    /// In-memory setups per round (together about as long as the batch of replays).
     static let setupsPerRound = 4
     /// Rounds are bounded by count as well as by the time given.
     static let maxRounds = 500
 
     static func measure(seconds: Double) -> Result {
-        let key = PrivateKey.generate()
-        let peer = PrivateKey.generate().publicKey
-        let hash = (0..<32).map { UInt8(truncatingIfNeeded: $0 &* 73 &+ 11) }
-        let signature = try! sign(hash: hash, key: key)
-        let raw64 = peer.raw64
-        let raw65 = peer.uncompressed65
         let responderKey = PrivateKey.generate()
+        let replays = (0..<batch).map { _ in
+            let auth = try! HandshakeInitiator(staticKey: .generate(), remotePublicKey: responderKey.publicKey).authPacket
+            return try! ResponderPublicKeyWork(authPacket: auth, staticKey: responderKey)
+        }
         let responderHello = Hello(clientID: "StockadeLoad reference", capabilities: [StockadeProtocol.capability],
                                    listenPort: 0, nodeID: responderKey.publicKey.raw64)
         var sink: UInt8 = 0
@@ -70,22 +50,9 @@ enum CryptoReference {
         var setupRounds: [Double] = []
         let end = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
         while secpRounds.isEmpty || (ContinuousClock.now < end && secpRounds.count < maxRounds) {
-            var roundSum = 0.0
-            for op in Operation.allCases {
-                let start = threadCPUSeconds()
-                for _ in 0..<batch {
-                    switch op {
-                    case .generateKey: sink ^= PrivateKey.generate().bytes[0]
-                    case .derivePublicKey: sink ^= key.publicKey.raw64[0]
-                    case .ecdh: sink ^= (try! ecdh(privateKey: key, publicKey: peer))[0]
-                    case .recover: sink ^= (try! recover(signature: signature, hash: hash)).raw64[0]
-                    case .parsePublicKey64: sink ^= (try! PublicKey(bytes: raw64)).raw64[0]
-                    case .parsePublicKey65: sink ^= (try! PublicKey(bytes: raw65)).raw64[0]
-                    }
-                }
-                roundSum += (threadCPUSeconds() - start) / Double(batch) * Double(op.perHandshake)
-            }
-            secpRounds.append(roundSum * 1e6)
+            let start = threadCPUSeconds()
+            for replay in replays { sink ^= (try! replay.perform()).ephemeralSharedSecret[0] }
+            secpRounds.append((threadCPUSeconds() - start) / Double(batch) * 1e6)
             var setupSeconds = 0.0
             for _ in 0..<setupsPerRound {
                 setupSeconds += timedResponderSetup(key: responderKey, hello: responderHello, sink: &sink)
