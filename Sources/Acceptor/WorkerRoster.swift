@@ -44,6 +44,9 @@ struct WorkerRoster {
 
     func channel(index: Int) -> IPCChannel? { workers[index]?.channel }
 
+    /// Every live worker's channel (a copy: reading one may remove its worker).
+    var channels: [IPCChannel] { workers.values.map(\.channel) }
+
     /// The worker with the fewest handshakes in flight (lowest index on ties, for determinism).
     func leastLoaded() -> Worker? {
         workers.values.min { ($0.pending.count, $0.index) < ($1.pending.count, $1.index) }

@@ -69,4 +69,32 @@ final class WorkerRosterTests: XCTestCase {
         XCTAssertNil(r.remove(index: 0))
         XCTAssertEqual(r.leastLoaded()?.index, 1)
     }
+
+    /// The per-network counts are kept, not recounted: they must follow every assign,
+    /// release and lost worker, and never count trusted connections.
+    func testPendingPerNetworkFollowsAssignReleaseAndRemove() throws {
+        var r = WorkerRoster()
+        r.add(index: 0, channel: try channel())
+        r.add(index: 1, channel: try channel())
+        let net: [UInt8] = [203, 0, 113], other: [UInt8] = [198, 51, 100]
+        r.assign(connectionID: 1, worker: 0, .init(ip: "203.0.113.1", trusted: false, network: net))
+        r.assign(connectionID: 2, worker: 1, .init(ip: "203.0.113.2", trusted: false, network: net))
+        r.assign(connectionID: 3, worker: 1, .init(ip: "203.0.113.3", trusted: true, network: net))
+        r.assign(connectionID: 4, worker: 0, .init(ip: "198.51.100.1", trusted: false, network: other))
+        XCTAssertEqual(r.untrustedPending(inNetwork: net), 2)
+        XCTAssertEqual(r.untrustedPending(inNetwork: other), 1)
+        XCTAssertEqual(r.pendingTotal, 4)
+        XCTAssertEqual(r.untrustedPending, 3)
+        _ = r.release(connectionID: 2, worker: 1)
+        XCTAssertEqual(r.untrustedPending(inNetwork: net), 1)
+        _ = r.release(connectionID: 3, worker: 1)
+        XCTAssertEqual(r.untrustedPending(inNetwork: net), 1, "a trusted connection was never counted")
+        r.remove(index: 0)
+        XCTAssertEqual(r.untrustedPending(inNetwork: net), 0)
+        XCTAssertEqual(r.untrustedPending(inNetwork: other), 0)
+        XCTAssertEqual(r.pendingTotal, 0)
+        XCTAssertEqual(r.untrustedPending, 0)
+        r.assign(connectionID: 5, worker: 0, .init(ip: "203.0.113.9", trusted: false, network: net))
+        XCTAssertEqual(r.pendingTotal, 0, "a removed worker takes no connections")
+    }
 }
