@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Stockade under a REAL systemd: socket activation (devp2p, and the SOCKS5 entry), Type=notify (READY/STATUS), the supervisor
-# repairing a killed worker, systemd's watchdog restarting a frozen supervisor, Disconnect
+# repairing a killed worker, systemd's watchdog restarting a frozen supervisor, the config file
+# (/etc/stockade/stockade.toml: `systemctl reload` applies a change, a bad file is refused, a
+# missing one runs on the defaults), `stockade status` finding the control socket, Disconnect
 # (Quitting) to a connected peer on `systemctl stop`, and the units' verify/security verdicts.
 #
 # It builds the static release binary, boots ../shared/tools/systemd-harness (systemd as PID 1
-# of a systemd-nspawn container with its own loopback-only network), installs the binary and
-# units/ in it, and drives everything from inside with the binary itself (`stockade ping`).
+# of a systemd-nspawn container with its own loopback-only network), installs the binary,
+# units/ and the example config (units/stockade.toml) in it as the README's "Install under
+# systemd" says, and drives everything from inside with the binary itself (`stockade ping`,
+# `stockade status`, `stockade nodes`).
 # Prints PASS/FAIL lines, then "N passed, M failed"; exits non-zero if anything failed.
 #
 # Needs root (the harness runs systemd-nspawn). Run from anywhere; CI runs it from a fresh clone
@@ -31,6 +35,8 @@ SOCKS_ADDR=127.0.0.1:1080
 # under /var/lib/private).
 ADDR=127.0.0.1:30303
 NODEKEY=/var/lib/private/stockade/nodekey
+# The config file the unit reads (ExecStart=... --config), installed from units/stockade.toml.
+CONF=/etc/stockade/stockade.toml
 DROPIN_DIR=/etc/systemd/system/$UNIT.d
 # The exposure score (systemd-analyze security, 0-10) the hardened unit must stay within.
 SECURITY_GOAL=1.5
@@ -169,6 +175,10 @@ for f in units/$SOCKET units/$SOCKS_SOCKET units/$UNIT; do
     Xin sh -c "cat > /etc/systemd/system/$(basename "$f")" < "$f" || fatal "install $f"
 done
 X systemctl daemon-reload || fatal "systemctl daemon-reload"
+X install -d -m 0755 "$(dirname "$CONF")" || fatal "mkdir $(dirname "$CONF")"
+Xin sh -c "cat > $CONF && chmod 0644 $CONF" < units/stockade.toml || fatal "install units/stockade.toml as $CONF"
+out=$(X stockade check-config "$CONF" 2>&1)
+check "stockade check-config of the shipped example as $CONF" "$out" "^$CONF: OK"
 
 # ------------------------------------------------------------------------------- 3. static verdicts
 step "systemd-analyze verify and security"
@@ -308,6 +318,65 @@ out=$(ping_node "$enode" --count 3)
 check "stockade ping after the watchdog restart (same node key)" "$(tail -1 <<< "$out")" '^3 ping\(s\), median'
 X rm -f "$DROPIN_DIR/50-watchdog-test.conf"
 X systemctl daemon-reload
+
+# ------------------------------------------------------------------------------- 7b. config file, reload, control socket
+step "config file: systemctl reload, a bad file, a missing file; stockade status without flags"
+# The CLI finds the unit's control socket (/run/stockade/control.sock) by its search order.
+out=$(X timeout 20 stockade status 2>&1)
+check "stockade status (no flags) reaches the service's control socket" "$out" '^peers in [0-9]+ out [0-9]+.*workers [0-9]+/[0-9]+ up'
+if in_journal "config file $CONF does not exist"; then fail "the service ran without its config file: $(journal | grep -m1 'does not exist')"
+else pass "the service read $CONF (no 'does not exist' notice)"; fi
+
+# A changed value: a trusted node (applied by a reload), and the client name (restart only).
+reload_enode="enode://$(X stockade keygen --out /tmp/reload-test.key)@127.0.0.1:30399"
+# nodes_trusted WANT: polls `stockade nodes` (up to 10 s: the reload reaches the peer manager
+# a moment after the supervisor logged it) and prints its trusted list as the last answer had it.
+nodes_trusted() {
+    local got end=$(( SECONDS + 10 ))
+    while :; do
+        got=$(X timeout 20 stockade nodes --json 2>&1 | tr -d ' \n' | grep -o '"trusted":\[[^]]*\]')
+        [ "$got" = "$1" ] || [ $SECONDS -ge $end ] && { echo "$got"; return; }
+        sleep 0.3
+    done
+}
+X sed -i "s|^#trusted = \[\]|trusted = [\"$reload_enode\"]|; s|^#name = .*|name = \"stockade-reloaded\"|" "$CONF"
+check "the edited config passes check-config" "$(X stockade check-config "$CONF" 2>&1)" "^$CONF: OK \(0 static, 1 trusted"
+t=$(now)
+if X timeout 30 systemctl reload $UNIT; then pass "systemctl reload $UNIT"; else fail "systemctl reload $UNIT"; fi
+if in_journal "reloaded $CONF: .*not applied until restart: node.name"; then
+    pass "journal: $(journal | grep -m1 -o "reloaded $CONF.*")"
+else
+    fail "no 'reloaded $CONF ... not applied until restart: node.name' in the journal"
+fi
+timing "systemctl reload -> reloaded" "$(since "$t")"
+check "the reload applied [peers] trusted (stockade nodes)" "$(nodes_trusted "\"trusted\":[\"$reload_enode\"]")" "\"trusted\":\[\"$reload_enode\"\]"
+check "still active, same supervisor after the reload" "$(prop $UNIT ActiveState) $(prop $UNIT MainPID)" "^active $newmain\$"
+
+# A bad file is refused and the running config kept.
+X cp "$CONF" "$CONF.good"
+X sed -i 's|^#max_peers = .*|max_peerz = 7|' "$CONF"
+X timeout 30 systemctl reload $UNIT || fail "systemctl reload $UNIT with a bad file"
+if in_journal "reload refused, keeping the running config: .*max_peerz"; then pass "journal: a bad file's reload is refused, naming the key"
+else fail "no 'reload refused ... max_peerz' in the journal"; fi
+check "the running config kept its trusted node" "$(nodes_trusted "\"trusted\":[\"$reload_enode\"]")" "\"trusted\":\[\"$reload_enode\"\]"
+check "still active after the refused reload" "$(prop $UNIT ActiveState)" '^active$'
+
+# No file at all: the unit's --config-optional runs the node on the defaults and says so; a
+# reload reads the file once it is back.
+X mv "$CONF.good" "$CONF.away"
+X rm -f "$CONF"
+X timeout 40 systemctl restart $UNIT || fail "systemctl restart $UNIT without $CONF"
+check "active without $CONF" "$(wait_for $UNIT ActiveState '^active$' 30)" '^active$'
+if in_journal "config file $CONF does not exist \(--config-optional\): running on the embedded defaults"; then
+    pass "journal: a missing $CONF is a notice, the node runs on the defaults"
+else
+    fail "no 'config file $CONF does not exist (--config-optional)' notice in the journal"
+fi
+check "no trusted node without the file" "$(nodes_trusted '"trusted":[]')" '"trusted":\[\]'
+X mv "$CONF.away" "$CONF"
+X timeout 30 systemctl reload $UNIT || fail "systemctl reload $UNIT once $CONF is back"
+check "a reload read the file once it was back" "$(nodes_trusted "\"trusted\":[\"$reload_enode\"]")" "\"trusted\":\[\"$reload_enode\"\]"
+check "NRestarts 0: every restart and reload here was asked for" "$(prop $UNIT NRestarts)" '^0$'
 
 # ------------------------------------------------------------------------------- 8. stop
 step "systemctl stop with a peer connected"

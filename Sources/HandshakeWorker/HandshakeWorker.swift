@@ -293,7 +293,8 @@ public final class HandshakeWorker {
             case .checkAddPeer(let hello):
                 c.addPeerAsked = true
                 ask(c, .checkAddPeer(.init(connectionID: c.id, nodeID: hello.nodeID,
-                                           capabilities: hello.capabilities.map { .init(name: $0.name, version: UInt32(clamping: $0.version)) })))
+                                           capabilities: hello.capabilities.map { .init(name: $0.name, version: UInt32(clamping: $0.version)) },
+                                           clientID: Self.clientIDForIPC(hello.clientID))))
             case .established(let session):
                 c.established = session
                 if !c.hasPendingOutput { handOff(c) }
@@ -318,6 +319,7 @@ public final class HandshakeWorker {
 
     private func ask(_ c: HandshakeConnection, _ question: IPCMessage) {
         guard let peerManager else {
+            logRefusal(c, question, "no peer manager to ask")
             fail(c, .io("no peer manager to ask"), sendDisconnect: .tooManyPeers)
             return
         }
@@ -326,8 +328,22 @@ public final class HandshakeWorker {
         questions[nextRequest] = c.id
         do { try peerManager.send(question, requestID: nextRequest) } catch {
             questions[nextRequest] = nil
+            logRefusal(c, question, "cannot ask the peer manager: \(error)")
             fail(c, .io("cannot ask the peer manager: \(error)"), sendDisconnect: .tooManyPeers)
         }
+    }
+
+    /// A peer this worker turns away itself (no peer manager to ask while it restarts): the
+    /// peer manager never hears of it, so the line that says who it was is this one (debug,
+    /// per connection).
+    private func logRefusal(_ c: HandshakeConnection, _ question: IPCMessage, _ why: String) {
+        var who = "\(c.direction) \(c.remoteAddress):\(c.remotePort)"
+        switch question {
+        case .checkPostHandshake(let q): who = "\(Hex.encode(q.nodeID).prefix(16))… \(who) (before its Hello)"
+        case .checkAddPeer(let q): who = "\(Hex.encode(q.nodeID).prefix(16))… \(who) (client \"\(q.clientID)\")"
+        default: break
+        }
+        child.log("refused \(who): \(why); sent TooManyPeers", level: .debug)
     }
 
     private func verdict(_ v: IPCMessage.CheckVerdict, requestID: UInt32) {
@@ -394,7 +410,7 @@ public final class HandshakeWorker {
         let hello = session.remoteHello
         let message = IPCMessage.peerHandoff(.init(
             connectionID: c.id, nodeID: hello.nodeID, direction: c.direction, remoteAddress: c.remoteAddress,
-            remotePort: c.remotePort, helloVersion: hello.protocolVersion, clientID: String(hello.clientID.prefix(256)),
+            remotePort: c.remotePort, helloVersion: hello.protocolVersion, clientID: Self.clientIDForIPC(hello.clientID),
             capabilities: hello.capabilities.map { .init(name: $0.name, version: UInt32(clamping: $0.version)) },
             listenPort: UInt16(clamping: hello.listenPort), snappy: session.messages.snappyEnabled, sessionState: state))
         forget(c)
@@ -409,6 +425,19 @@ public final class HandshakeWorker {
             failedBy["handoff", default: 0] += 1
             freeSlot(c, outcome: .failed)
         }
+    }
+
+    /// A Hello's client id cut to the IPC bound, counted in UTF-8 bytes (the bound's unit) at a
+    /// character boundary: 256 characters of a non-ASCII name would not fit.
+    static func clientIDForIPC(_ id: String) -> String {
+        var out = ""
+        var bytes = 0
+        for ch in id {
+            bytes += ch.utf8.count
+            if bytes > IPCLimits.maxClientIDLength { break }
+            out.append(ch)
+        }
+        return out
     }
 
     private func fail(_ c: HandshakeConnection, _ failure: SetupFailure, sendDisconnect reason: DisconnectReason?,

@@ -38,27 +38,32 @@ extension IPCMessage {
     }
 
     /// 0x21, worker -> peer manager, a request: Hello exchanged; is there a shared capability?
+    /// The Hello's client id rides along so a refusal's log line can say who was refused.
     public struct CheckAddPeer: Sendable, Hashable, IPCMessageBody {
         public var connectionID: UInt64
         public var nodeID: [UInt8]
         public var capabilities: [Capability]
+        public var clientID: String
 
-        public init(connectionID: UInt64, nodeID: [UInt8], capabilities: [Capability]) {
+        public init(connectionID: UInt64, nodeID: [UInt8], capabilities: [Capability], clientID: String = "") {
             self.connectionID = connectionID
             self.nodeID = nodeID
             self.capabilities = capabilities
+            self.clientID = clientID
         }
 
         func encode(into w: inout IPCBodyWriter) throws(IPCEncodingError) {
             w.writeU64(connectionID)
             try w.writeNodeID(nodeID, field: "CheckAddPeer.nodeID")
             try w.writeCapabilities(capabilities, field: "CheckAddPeer.capabilities")
+            try w.writeString(clientID, field: "CheckAddPeer.clientID", bound: IPCLimits.maxClientIDLength)
         }
 
         init(from r: inout IPCBodyReader) throws(IPCDecodingError) {
             connectionID = try r.readU64(field: "CheckAddPeer.connectionID")
             nodeID = try r.readNodeID(field: "CheckAddPeer.nodeID")
             capabilities = try r.readCapabilities(field: "CheckAddPeer.capabilities")
+            clientID = try r.readString(field: "CheckAddPeer.clientID", bound: IPCLimits.maxClientIDLength)
         }
     }
 

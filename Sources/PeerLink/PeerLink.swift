@@ -57,6 +57,12 @@ public final class PeerLink {
         var setup: ConnectionSetup
         do { setup = try ConnectionSetup(role: role, staticKey: key, localHello: hello) } catch { throw .setup(error) }
         var pending = setup.start()
+        // An initiator's first bytes from the remote should be its auth-ack. Until the handshake
+        // is done they are kept (a short prefix), so a failure can say what answered instead.
+        let initiating: Bool
+        if case .initiator = role { initiating = true } else { initiating = false }
+        var beforeAck: [UInt8] = []
+        var awaitingAck: Bool { initiating && setup.remoteNodeID == nil }
         while true {
             while !pending.isEmpty {
                 let event = pending.removeFirst()
@@ -70,11 +76,21 @@ public final class PeerLink {
                 case .established(let session):
                     return PeerLink(fd: fd, session: session)
                 case .failed(let failure):
+                    if case .handshake = failure, initiating, !beforeAck.isEmpty { throw .notAuthAck(beforeAck) }
                     throw .setup(failure)
                 }
             }
-            guard let bytes = try readSome(fd, deadline: deadline, what: "the handshake") else {
+            let read: [UInt8]?
+            do { read = try readSome(fd, deadline: deadline, what: awaitingAck ? "the auth-ack" : "the handshake") } catch {
+                if awaitingAck, case .timeout = error { throw beforeAck.isEmpty ? .noAuthAck(closed: false) : .notAuthAck(beforeAck) }
+                throw error
+            }
+            guard let bytes = read else {
+                if awaitingAck { throw beforeAck.isEmpty ? .noAuthAck(closed: true) : .notAuthAck(beforeAck) }
                 throw .closedByRemote("during the handshake")
+            }
+            if awaitingAck && beforeAck.count < AuthAckReply.keptBytes {
+                beforeAck += bytes.prefix(AuthAckReply.keptBytes - beforeAck.count)
             }
             pending += setup.receive(bytes)
         }
@@ -180,6 +196,11 @@ public enum PeerLinkError: Error, Sendable, CustomStringConvertible {
     case closedByRemote(String)
     case protocolViolation(String)
     case io(String)
+    /// The remote accepted the connection but sent nothing before it hung up (`closed`) or the
+    /// deadline passed: no auth-ack.
+    case noAuthAck(closed: Bool)
+    /// The remote's first bytes (a prefix) are not an RLPx auth-ack.
+    case notAuthAck([UInt8])
 
     public var description: String {
         switch self {
@@ -193,7 +214,62 @@ public enum PeerLinkError: Error, Sendable, CustomStringConvertible {
         case .closedByRemote(let s): return "the remote node closed the connection \(s)"
         case .protocolViolation(let s): return "protocol violation by the remote node: \(s)"
         case .io(let s): return "I/O error: \(s)"
+        case .noAuthAck(closed: true):
+            return "the remote node closed the connection before sending its auth-ack. Hint: the node ID in the enode URL may be "
+                + "wrong: the auth message is encrypted to that ID's key, and a node with another key cannot read it and hangs up "
+                + "(or the node refused this address before the handshake: its peer limits, throttle or netrestrict)"
+        case .noAuthAck(closed: false):
+            return "timed out waiting for the auth-ack: the remote accepted the connection but never answered. Hint: it may not "
+                + "be an RLPx node, or the node ID in the enode URL may be wrong (a node that cannot read the auth message "
+                + "does not answer it)"
+        case .notAuthAck(let bytes): return AuthAckReply.describe(bytes)
         }
+    }
+}
+
+/// Naming what answered an RLPx dial with something other than an auth-ack.
+public enum AuthAckReply {
+    /// How much of the reply is kept for the message.
+    static let keptBytes = 64
+    /// How much of it the message shows.
+    static let shownBytes = 24
+
+    /// The protocol whose greeting `bytes` starts with, if it is a well-known one.
+    public static func protocolName(of bytes: [UInt8]) -> String? {
+        if bytes.starts(with: Array("HTTP/".utf8)) { return "HTTP" }
+        if bytes.starts(with: Array("SSH-".utf8)) { return "SSH" }
+        // A TLS record: alert (0x15) or handshake (0x16), protocol version 3.x (SSL 3.0 to TLS 1.3).
+        if bytes.count >= 2, bytes[0] == 0x15 || bytes[0] == 0x16, bytes[1] == 0x03 { return "TLS" }
+        return nil
+    }
+
+    /// "the remote sent HTTP: not an RLPx node", or the reply's first bytes when it is nothing known.
+    public static func describe(_ bytes: [UInt8]) -> String {
+        if let name = protocolName(of: bytes) {
+            return "the remote sent \(name): not an RLPx node (first bytes: \(printable(bytes)))"
+        }
+        return "the remote's reply is not an RLPx auth-ack: first bytes \(printable(bytes)) (hex \(hex(bytes)))"
+    }
+
+    /// The first bytes as text, non-printable ones escaped, quoted.
+    static func printable(_ bytes: [UInt8]) -> String {
+        var s = ""
+        for b in bytes.prefix(shownBytes) {
+            switch b {
+            case 0x0a: s += "\\n"
+            case 0x0d: s += "\\r"
+            case 0x22: s += "\\\""
+            case 0x5c: s += "\\\\"
+            case 0x20...0x7e: s.unicodeScalars.append(Unicode.Scalar(b))
+            default: s += "\\x" + (b < 0x10 ? "0" : "") + String(b, radix: 16)
+            }
+        }
+        return "\"" + s + (bytes.count > shownBytes ? "…" : "") + "\""
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        bytes.prefix(shownBytes).map { ($0 < 0x10 ? "0" : "") + String($0, radix: 16) }.joined(separator: " ")
+            + (bytes.count > shownBytes ? " …" : "")
     }
 }
 

@@ -52,6 +52,9 @@ final class PeerRunLoop: @unchecked Sendable {
     /// remote ip must be a valid address (ipc/PROTOCOL.md), and neither HandshakeAborted nor
     /// DialFailed carries one.
     private var connectionAddress: [UInt64: (ip: String, port: UInt16)] = [:]
+    /// Who a dialed node this node refused is (its client name, what it offered), kept from
+    /// the check until the worker's DialFailed, whose event line carries it.
+    private var refusedDialWho: [UInt64: String] = [:]
     private var nextDial: UInt64 = 1 << 63
     private var nextWorker = 0
     private var shuttingDown = false
@@ -149,6 +152,7 @@ final class PeerRunLoop: @unchecked Sendable {
         for id in lost {
             connectionWorker[id] = nil
             connectionAddress[id] = nil
+            refusedDialWho[id] = nil
             if dials.isDialing(connectionID: id) { dials.failed(connectionID: id, now: .now) }
         }
     }
@@ -162,17 +166,14 @@ final class PeerRunLoop: @unchecked Sendable {
             connectionAddress[q.connectionID] = (q.remoteAddress, q.remotePort)
             let verdict = checkPostHandshake(q)
             send(.toWorker(worker, .checkVerdict(verdict), requestID: requestID))
-            refused(verdict, nodeID: q.nodeID, connectionID: q.connectionID, direction: q.direction)
+            // No Hello yet: the line has the address and the node ID, and says why no client name.
+            refused(verdict, nodeID: q.nodeID, connectionID: q.connectionID, direction: q.direction, why: " (before its Hello)")
         case .checkAddPeer(let q):
             // Every dial is a static node's, in flight until it connects or fails.
             let direction: IPCMessage.Direction = dials.isDialing(connectionID: q.connectionID) ? .outbound : .inbound
             let verdict = checkAddPeer(q)
             send(.toWorker(worker, .checkVerdict(verdict), requestID: requestID))
-            // A useless peer's line says what it offered instead (a go-ethereum node: eth, snap).
-            let offered = q.capabilities.map { "\($0.name)/\($0.version)" }.joined(separator: ", ")
-            refused(verdict, nodeID: q.nodeID, connectionID: q.connectionID, direction: direction,
-                    why: verdict.disconnectReason == DisconnectReason.uselessPeer.rawValue
-                        ? " (it offers \(offered.isEmpty ? "no capability" : offered); Stockade needs stk/1)" : "")
+            refused(verdict, nodeID: q.nodeID, connectionID: q.connectionID, direction: direction, why: Self.who(q, verdict))
         case .peerHandoff(let h) where fds.count == 1:
             connectionWorker[h.connectionID] = nil
             connectionAddress[h.connectionID] = nil
@@ -187,11 +188,12 @@ final class PeerRunLoop: @unchecked Sendable {
             connectionWorker[f.connectionID] = nil
             let address = connectionAddress.removeValue(forKey: f.connectionID)
             peerSet?.abort(id: f.nodeID, connectionID: f.connectionID)
+            let who = refusedDialWho.removeValue(forKey: f.connectionID) ?? ""
             dials.failed(connectionID: f.connectionID, now: .now)
             counters.update { $0.dialsFailed += 1 }
             event(.handshakeFailed, nodeID: f.nodeID, address: address?.ip ?? "0.0.0.0", port: address?.port ?? 0,
                   direction: .outbound, reason: nil,
-                  detail: "dial failed: \(f.detail)")
+                  detail: "dial failed: \(f.detail)\(who)")
         default:
             fds.forEach { _ = close($0) }
         }
@@ -217,15 +219,28 @@ final class PeerRunLoop: @unchecked Sendable {
 
     /// A refused inbound peer is a failed handshake with its reason, and the worker reports
     /// nothing more about it (it holds no reservation): report it and forget the connection
-    /// here. A refused dial is reported by the worker's DialFailed instead.
+    /// here. A refused dial is reported by the worker's DialFailed instead, with `why` kept for it.
     private func refused(_ v: IPCMessage.CheckVerdict, nodeID: [UInt8], connectionID: UInt64, direction: IPCMessage.Direction,
                          why: String = "") {
-        guard !v.accepts, direction == .inbound else { return }
+        guard !v.accepts else { return }
+        guard direction == .inbound else {
+            if !why.isEmpty { refusedDialWho[connectionID] = why }
+            return
+        }
         connectionWorker[connectionID] = nil
         let address = connectionAddress.removeValue(forKey: connectionID)
         let reason = DisconnectReason(rawValue: v.disconnectReason ?? DisconnectReason.requested.rawValue)
         event(.handshakeFailed, nodeID: nodeID, address: address?.ip ?? "0.0.0.0", port: address?.port ?? 0,
               direction: .inbound, reason: reason.rawValue, detail: "refused by this node: \(reason)\(why)")
+    }
+
+    /// Who a peer refused at the add-peer check is, as its Hello said: the client name, and for
+    /// UselessPeer what it offered instead (a go-ethereum node: eth, snap).
+    static func who(_ q: IPCMessage.CheckAddPeer, _ v: IPCMessage.CheckVerdict) -> String {
+        let client = " (client \"\(q.clientID)\""
+        guard v.disconnectReason == DisconnectReason.uselessPeer.rawValue else { return client + ")" }
+        let offered = q.capabilities.map { "\($0.name)/\($0.version)" }.joined(separator: ", ")
+        return client + ", offers \(offered.isEmpty ? "no capability" : offered); Stockade needs stk/1)"
     }
 
     private func verdictMessage(_ v: PeerSet.Verdict) -> IPCMessage.CheckVerdict {

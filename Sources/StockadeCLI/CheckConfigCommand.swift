@@ -29,6 +29,13 @@ enum ConfigFile {
         let description: String
     }
 
+    /// No file at `path`, nor a directory on the way to it (ENOENT): what --config-optional
+    /// lets pass. Any other reason a file cannot be read is not "missing".
+    static func isMissing(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) != 0 && errno == ENOENT
+    }
+
     static func load(_ path: String) throws(Problem) -> NodeConfig {
         var st = stat()
         guard stat(path, &st) == 0 else {

@@ -16,10 +16,10 @@ struct KeygenCommand: ParsableCommand {
 
     func run() throws {
         if FileManager.default.fileExists(atPath: out) {
-            throw ValidationError("\(out) already exists; refusing to overwrite a node key")
+            throw Exit.fail("\(out) already exists; refusing to overwrite a node key", code: Exit.failure)
         }
         let key = PrivateKey.generate()
-        do { try NodeKeyFile.write(key, to: out) } catch { throw ValidationError("cannot write \(out): \(error)") }
+        do { try NodeKeyFile.write(key, to: out) } catch { throw Exit.fail("cannot write \(out): \(error)", code: Exit.failure) }
         print(NodeID(publicKey: key.publicKey).hex)
     }
 }
@@ -43,7 +43,8 @@ struct EnodeCommand: ParsableCommand {
             return
         }
         let loaded: LoadedNodeKey
-        do { loaded = try NodeKeyFile.load(path: key) } catch { throw ValidationError("cannot load node key \(key): \(error)") }
+        // An unreadable key is a runtime failure (1), not a usage error.
+        do { loaded = try NodeKeyFile.load(path: key) } catch { throw Exit.fail("cannot load node key \(key): \(error)", code: Exit.failure) }
         let url = try EnodeURL(nodeID: NodeID(publicKey: loaded.key.publicKey), address: addr)
         print(url)
     }

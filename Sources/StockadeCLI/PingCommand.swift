@@ -13,7 +13,10 @@ struct PingCommand: ParsableCommand {
         discussion: """
         Prints the remote Hello (client id, version, capabilities) and each round-trip time, then \
         sends Disconnect(requested). Exits 0 on success; on failure prints what failed \
-        (unreachable, handshake failure, the remote's disconnect reason, timeout) and exits 1.
+        (unreachable, handshake failure, the remote's disconnect reason, timeout) and exits 1. \
+        A remote that hangs up before its auth-ack gets a hint that the node ID may be wrong (the \
+        auth message is encrypted to it); a remote that answers with something else is named \
+        ("the remote sent HTTP: not an RLPx node") or its first bytes are shown.
         """)
 
     @Argument(help: "The node to ping: enode://<node id>@<ip>:<port>.")
@@ -37,8 +40,8 @@ struct PingCommand: ParsableCommand {
     func validate() throws {
         // No round trip means no median to print: a count of 0 is a usage error, not a result.
         guard count >= 1 && count <= 100_000 else { throw ValidationError("--count: must be in 1...100000, got \(count)") }
-        guard timeout > 0 && timeout <= 3600 else { throw ValidationError("--timeout must be in (0, 3600] seconds") }
-        guard interval >= 0 && interval <= 3600 else { throw ValidationError("--interval must be in [0, 3600] seconds") }
+        guard timeout > 0 && timeout <= 3600 else { throw ValidationError("--timeout: must be in (0, 3600] seconds, got \(timeout)") }
+        guard interval >= 0 && interval <= 3600 else { throw ValidationError("--interval: must be in [0, 3600] seconds, got \(interval)") }
     }
 
     func run() throws {
@@ -46,7 +49,8 @@ struct PingCommand: ParsableCommand {
         do { url = try EnodeURL(parsing: enode) } catch { throw ValidationError("not a valid enode URL: \(error)") }
         let localKey: PrivateKey
         if let key {
-            do { localKey = try NodeKeyFile.load(path: key).key } catch { throw ValidationError("cannot load node key \(key): \(error)") }
+            // An unreadable key is a runtime failure (1), as for `run`, not a usage error.
+            do { localKey = try NodeKeyFile.load(path: key).key } catch { throw Exit.fail("cannot load node key \(key): \(error)", code: Exit.failure) }
         } else {
             localKey = PrivateKey.generate()
         }

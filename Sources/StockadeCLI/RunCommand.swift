@@ -19,6 +19,10 @@ struct RunCommand: ParsableCommand {
     @Option(help: "TOML configuration file (see --print-default-config for every key).")
     var config: String?
 
+    @Flag(name: .customLong("config-optional"),
+          help: "A missing --config file is not an error: run on the defaults and the flags, and read the file at SIGHUP once it exists (the systemd unit's choice). Any other problem with the file still is one.")
+    var configOptional = false
+
     @Option(help: "State directory holding the node key (node.state_dir).")
     var stateDir: String?
 
@@ -66,6 +70,7 @@ struct RunCommand: ParsableCommand {
     var printDefaultConfig = false
 
     func validate() throws {
+        if configOptional && config == nil { throw ValidationError("--config-optional: needs --config FILE") }
         // "10.0.0.0/8,,192.168.0.0/16" is a typo, not two networks.
         if let netrestrict, netrestrict.split(separator: ",", omittingEmptySubsequences: false)
             .contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
@@ -84,11 +89,15 @@ struct RunCommand: ParsableCommand {
             print(NodeConfig.defaultTOML)
             return
         }
-        let effective = try effectiveConfig()
+        let (effective, missing) = try effectiveConfig()
         // One handler for every process: the children inherit the level through the environment.
         let level = Logger.Level(rawValue: effective.node.logLevel) ?? .info
         setenv(StockadeLog.levelVariable, level.rawValue, 1)
         StockadeLog.bootstrap(process: "supervisor", level: level)
+        if let missing {
+            StockadeLog.log(.notice, "config file \(missing) does not exist (--config-optional): running on the embedded defaults"
+                + " and the command line; a reload (SIGHUP) reads the file once it exists")
+        }
         let supervisor: Supervisor
         // Address in use, key unreadable, a second node: runtime failures, not usage errors.
         do { supervisor = try Supervisor(config: effective, configPath: config, commandLineOverrides: overridesTOML()) } catch {
@@ -99,21 +108,27 @@ struct RunCommand: ParsableCommand {
     }
 
     /// Defaults, then the file, then flags; every value checked by the same rules as the file.
-    func effectiveConfig() throws -> NodeConfig {
+    /// `missing` is the config file's path when --config-optional let its absence pass.
+    func effectiveConfig() throws -> (config: NodeConfig, missing: String?) {
         var base = NodeConfig.defaults
+        var missing: String?
         if let config {
-            do { base = try ConfigFile.load(config) } catch {
-                throw Exit.fail(error.description, code: Exit.config)
+            if configOptional && ConfigFile.isMissing(config) {
+                missing = config
+            } else {
+                do { base = try ConfigFile.load(config) } catch {
+                    throw Exit.fail(error.description, code: Exit.config)
+                }
             }
         }
         let overrides = overridesTOML()
-        if overrides.isEmpty { return base }
+        if overrides.isEmpty { return (base, missing) }
         do { base = try NodeConfig.parse(overrides, over: base) } catch {
             // Name the flag, not a line of the TOML document the flags were turned into.
             let lines = error.issues.map { issue in "\(Self.flag(for: issue.key) ?? issue.key): \(issue.message)" }
             throw ValidationError(lines.joined(separator: "\n"))
         }
-        return base
+        return (base, missing)
     }
 
     /// The command-line flag that sets a config key, for error messages.

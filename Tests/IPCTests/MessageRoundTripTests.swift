@@ -76,7 +76,8 @@ final class MessageRoundTripTests: XCTestCase {
             requestID: .max))
         try roundTrip(IPCFrame(.checkAddPeer(.init(connectionID: 5, nodeID: node, capabilities: [])), requestID: 1))
         try roundTrip(IPCFrame(.checkAddPeer(.init(
-            connectionID: 5, nodeID: node, capabilities: capabilities(IPCLimits.maxCapabilities))), requestID: 1))
+            connectionID: 5, nodeID: node, capabilities: capabilities(IPCLimits.maxCapabilities),
+            clientID: String(repeating: "g", count: IPCLimits.maxClientIDLength))), requestID: 1))
         try roundTrip(IPCFrame(.checkVerdict(.init(disconnectReason: 0x03, trusted: true)), requestID: 1))
         try roundTrip(IPCFrame(.checkVerdict(.init(disconnectReason: 0x00, trusted: false)), requestID: 1))
         try roundTrip(IPCFrame(.checkVerdict(.accept(trusted: true)), requestID: 1))
@@ -146,6 +147,10 @@ final class MessageRoundTripTests: XCTestCase {
             IPCFrame(.checkAddPeer(.init(connectionID: 1, nodeID: node,
                                          capabilities: [.init(name: String(repeating: "n", count: 33), version: 1)])), requestID: 1),
             .fieldTooLong(field: "CheckAddPeer.capabilities.name", length: 33, bound: 32))
+        assertEncodingFails(
+            IPCFrame(.checkAddPeer(.init(connectionID: 1, nodeID: node, capabilities: [],
+                                         clientID: String(repeating: "g", count: 257))), requestID: 1),
+            .fieldTooLong(field: "CheckAddPeer.clientID", length: 257, bound: 256))
     }
 
     func testEncodingEnforcesTheRequestIDRule() {

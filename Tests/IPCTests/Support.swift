@@ -43,7 +43,7 @@ enum Examples {
                 remoteAddress: "2001:db8::1", remotePort: 51234)), requestID: 7),
             "CheckAddPeer": IPCFrame(.checkAddPeer(.init(
                 connectionID: 1, nodeID: nodeID,
-                capabilities: [eth68, .init(name: "snap", version: 1)])), requestID: 8),
+                capabilities: [eth68, .init(name: "snap", version: 1)], clientID: "Geth/v1.14.0")), requestID: 8),
             "CheckVerdict": IPCFrame(.checkVerdict(.accept(trusted: false)), requestID: 8),
             "PeerHandoff": IPCFrame(.peerHandoff(.init(
                 connectionID: 1, nodeID: nodeID, direction: .inbound, remoteAddress: "2001:db8::1",
