@@ -19,6 +19,11 @@ extension NodeConfig {
     # single connections (failed handshakes, refused connections, sessions) are debug; at info a
     # summary of them is logged once a minute. Applied at start (a reload does not change it).
     log_level = "info"
+    # Event loops (threads) the peer manager spreads live links over (`--link-threads`): each
+    # link's frame crypto and streams run on one of them, so one loop would cap the node's
+    # aggregate throughput at one core. 0 = one per online core; 1 = every link on the run loop
+    # that holds the peer set. Applied at start (a reload does not change it).
+    link_threads = 0
 
     [peers]
     # go-ethereum's MaxPeers (its default is 50 with --maxpeers).
