@@ -3,8 +3,6 @@ import Glibc
 #endif
 import Enode
 import Mux
-import Dispatch
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NodeConfig
@@ -88,11 +86,8 @@ final class EntryListeners {
         if f.network == "udp" { return addUDP(f, peer: peer, target: target, runtime: runtime) }
         do {
             let inherited = inheritedForwards[f.listen]
-            // A forward's peer is known before a client comes: its clients are accepted onto the
-            // event loop of that peer's link, where their sessions run without a bridge.
-            let loops = PeerLoopGroup(router: router, peer: peer)
-            let channel = try listen(f.listen, inherited: inherited, childGroup: loops) { [unowned self] channel in
-                self.acceptForward(channel, router: loops.router(for: channel.eventLoop), peer: peer, target: target, listen: f.listen)
+            let channel = try listen(f.listen, inherited: inherited) { [unowned self] channel in
+                self.acceptForward(channel, peer: peer, target: target, listen: f.listen)
             }
             forwards[f.listen] = (f, channel, runtime)
             router.log("forward \(f.listen)\(inherited == nil ? "" : " (socket-activated)") → \(f.target) on peer \(f.peer.prefix(16))…")
@@ -159,8 +154,7 @@ final class EntryListeners {
 
     /// Binds and listens now (so the caller hears EADDRINUSE at once), or takes a dup of a
     /// socket-activated listener; NIO registers the listening socket on the loop right after.
-    private func listen(_ address: String, inherited: CInt? = nil, childGroup: EventLoopGroup? = nil,
-                        accept: @escaping (Channel) -> Void) throws -> EventLoopFuture<Channel> {
+    private func listen(_ address: String, inherited: CInt? = nil, accept: @escaping (Channel) -> Void) throws -> EventLoopFuture<Channel> {
         let fd: CInt
         if let inherited {
             fd = fcntl(inherited, F_DUPFD_CLOEXEC, 0)
@@ -172,7 +166,7 @@ final class EntryListeners {
             fd = try TCPSocket.listen(on: sa)
         }
         let log = router.hooks.log
-        let listener = ServerBootstrap(group: router.eventLoop, childGroup: childGroup ?? router.eventLoop)
+        let listener = ServerBootstrap(group: router.eventLoop)
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 accept(channel)
@@ -183,9 +177,9 @@ final class EntryListeners {
         return listener
     }
 
-    private func acceptForward(_ channel: Channel, router: StreamRouter, peer: [UInt8], target: MuxTarget, listen: String) {
+    private func acceptForward(_ channel: Channel, peer: [UInt8], target: MuxTarget, listen: String) {
         let stream = LocalStream(channel: channel, origin: "forward \(listen) from \(Self.describe(channel.remoteAddress))")
-        let handler = LocalStreamHandler(stream: stream) {
+        let handler = LocalStreamHandler(stream: stream) { [router] in
             // Not read until the session exists (a static peer may still be dialing).
             stream.pauseReads()
             router.openEntry(stream, peer: peer, target: target, initialData: [], readEarly: true) { code, why in
@@ -403,41 +397,5 @@ struct StkName {
         guard labels.count == 3, labels[2] == "stk", !labels[0].isEmpty else { return nil }
         service = String(labels[0])
         peerPrefix = String(labels[1])
-    }
-}
-
-/// The event loop for a forward's next client: its peer's link's loop when that is live on
-/// another loop, else the listener's own. `next()` runs on the listener's loop (NIO's accept),
-/// where the router's hooks may read the peer set; the accepted channel's initializer, on the
-/// chosen loop, finds that loop's router in `chosen`.
-final class PeerLoopGroup: EventLoopGroup, @unchecked Sendable {
-    private unowned let home: StreamRouter
-    private let peer: [UInt8]
-    /// Routers by the loop they run on, as `next()` found them; never changes once set.
-    private let chosen = NIOLockedValueBox<[ObjectIdentifier: StreamRouter]>([:])
-
-    init(router: StreamRouter, peer: [UInt8]) {
-        home = router
-        self.peer = peer
-    }
-
-    func next() -> EventLoop {
-        let router = home.hooks.elsewhere(peer) ?? home
-        chosen.withLockedValue { $0[ObjectIdentifier(router.eventLoop)] = router }
-        return router.eventLoop
-    }
-
-    /// The router of `loop`, as `next()` chose it (the listener's own when none was).
-    func router(for loop: EventLoop) -> StreamRouter {
-        chosen.withLockedValue { $0[ObjectIdentifier(loop)] } ?? home
-    }
-
-    func any() -> EventLoop { home.eventLoop }
-
-    func makeIterator() -> EventLoopIterator { EventLoopIterator([home.eventLoop]) }
-
-    /// The loops belong to the peer manager, which shuts them down itself.
-    func shutdownGracefully(queue: DispatchQueue, _ callback: @escaping @Sendable (Error?) -> Void) {
-        queue.async { callback(nil) }
     }
 }

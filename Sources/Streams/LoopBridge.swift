@@ -104,11 +104,17 @@ final class LoopBridge {
                 far = stream
                 stream.onReset = { [self] in clientLoop.execute { [self] in farReset() } }
                 remote.openEntry(stream, peer: peer, target: target, initialData: initialData, readEarly: readEarly) { [self] code, why in
+                    // The answer is posted before the pair can close, so the client's loop runs
+                    // it before it sees the pair's end.
+                    clientLoop.execute { [self] in answer(code, why, reply) }
                     if code != nil {
                         stream.onReset = nil
                         stream.close()
+                    } else {
+                        // Open: the client's bytes waiting in the pair go to the session now (a
+                        // forward's were read early already).
+                        stream.resumeReads()
                     }
-                    clientLoop.execute { [self] in answer(code, why, reply) }
                 }
             }
     }
@@ -148,20 +154,23 @@ final class LoopBridge {
         near?.close(mode: .output, promise: nil)
     }
 
-    /// The client's socket closed. In order (this side closed it, or both directions ended) the
-    /// pair just closes and the far end sees its end; otherwise it failed, and so does the session.
+    /// The client's socket closed. In order (both directions ended, so `LocalStream` closed it)
+    /// only the pair's output is shut, once what the client sent is written (a full close would
+    /// drop it), and the pair closes when the far end does; otherwise the client failed, and so
+    /// does the session.
     func clientClosed() {
         guard !done else { return }
         done = true
-        let orderly = client.closing || (client.inputClosed && client.outputClosed)
         client.bridge = nil
-        if !orderly {
-            linkLoop.execute { [self] in
-                guard let far else { return }
-                far.onReset = nil
-                far.mux?.localFailed(far, .reset)
-                far.reset()
-            }
+        if client.closing {
+            near?.close(mode: .output, promise: nil)
+            return
+        }
+        linkLoop.execute { [self] in
+            guard let far else { return }
+            far.onReset = nil
+            far.mux?.localFailed(far, .reset)
+            far.reset()
         }
         near?.close(promise: nil)
     }
@@ -199,14 +208,17 @@ final class LoopBridge {
         }
     }
 
+    /// The pair's end is seen as I/O, which NIO handles before the tasks of the same turn; a
+    /// message the link's loop posted before the pair ended (the open's answer, a reset) must be
+    /// handled first, so the end waits behind it as a task of its own.
     fileprivate func nearFinished() {
-        guard !done else { return }
-        client.shutOutputAfterWrites()
+        clientLoop.execute { [self] in
+            guard !done else { return }
+            client.shutOutputAfterWrites()
+        }
     }
 
     fileprivate func nearClosed() {
-        // After a reset passed by message, which was posted before the pair closed: let it
-        // run first, so the client sees a reset rather than an orderly end.
         clientLoop.execute { [self] in
             guard !done else { return }
             done = true
