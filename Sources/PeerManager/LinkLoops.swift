@@ -3,7 +3,7 @@ import Control
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
-import Streams
+@preconcurrency import Streams
 
 /// One event loop that live links run on: each link's channel, `PeerChannelHandler` (frame
 /// crypto, pings, timeouts), mux and the local sockets of its sessions. The loop has its own
@@ -12,7 +12,10 @@ import Streams
 ///
 /// Loop 0 is the run loop itself (the peer set, dials, events, control, entry listeners), so
 /// with `link_threads = 1` every link runs there, as before links were spread.
-final class LinkLoop {
+///
+/// Sendable by confinement, not by locks: each stored property below is read and written only
+/// on the loop its group names, and other threads reach it with `run` (a message).
+final class LinkLoop: @unchecked Sendable {
     let index: Int
     let eventLoop: EventLoop
     let router: StreamRouter
@@ -45,7 +48,7 @@ final class LinkLoop {
 
     /// Runs `body` on this loop: at once when called there (loop 0 from the run loop, so one
     /// loop behaves as before), else as a task.
-    func run(_ body: @escaping () -> Void) {
+    func run(_ body: @escaping @Sendable () -> Void) {
         if eventLoop.inEventLoop { body() } else { eventLoop.execute(body) }
     }
 
@@ -65,13 +68,15 @@ final class LinkLoop {
 
     /// Each link's byte counts, read on this loop, for `stockade peers`.
     func trafficSnapshot() -> EventLoopFuture<[[UInt8]: (bytesIn: UInt64, bytesOut: UInt64)]> {
-        let take = { [self] in links.mapValues { (bytesIn: $0.bytesIn, bytesOut: $0.bytesOut) } }
+        let take: @Sendable () -> [[UInt8]: (bytesIn: UInt64, bytesOut: UInt64)] = { [self] in
+            links.mapValues { (bytesIn: $0.bytesIn, bytesOut: $0.bytesOut) }
+        }
         return eventLoop.inEventLoop ? eventLoop.makeSucceededFuture(take()) : eventLoop.submit(take)
     }
 
     /// This loop's sessions, for `stockade sessions`.
     func sessions() -> EventLoopFuture<[SessionInfo]> {
-        eventLoop.inEventLoop ? eventLoop.makeSucceededFuture(router.sessions()) : eventLoop.submit { [router] in router.sessions() }
+        eventLoop.inEventLoop ? eventLoop.makeSucceededFuture(router.sessions()) : eventLoop.submit { [self] in router.sessions() }
     }
 }
 

@@ -27,7 +27,8 @@ enum Outgoing: Sendable {
 final class PeerRunLoop: @unchecked Sendable {
     struct LivePeer {
         let channel: Channel
-        let handler: PeerChannelHandler
+        /// Used only on `link`'s loop (NIOLoopBound checks it).
+        let handler: NIOLoopBound<PeerChannelHandler>
         let connectionID: UInt64
         let direction: IPCMessage.Direction
         let remoteAddress: String
@@ -106,7 +107,7 @@ final class PeerRunLoop: @unchecked Sendable {
     }
 
     /// Runs `body` on the run loop: at once when already there.
-    private func onRunLoop(_ body: @escaping () -> Void) {
+    private func onRunLoop(_ body: @escaping @Sendable () -> Void) {
         if eventLoop.inEventLoop { body() } else { eventLoop.execute(body) }
     }
     init(eventLoop: EventLoop, counters: PeerCounters, send: @escaping @Sendable (Outgoing) -> Void) {
@@ -149,8 +150,9 @@ final class PeerRunLoop: @unchecked Sendable {
                     counters: counters)
         links.setTrusted(peerSet?.trusted ?? [])
         // Each loop's router holds its share of the process's buffer budget.
-        var mux = s.mux
-        mux.maxTotalBuffer = max(1, s.mux.maxTotalBuffer / links.all.count)
+        var share = s.mux
+        share.maxTotalBuffer = max(1, s.mux.maxTotalBuffer / links.all.count)
+        let mux = share
         router.configure(mux: mux, services: s.services, allow: s.allow, deny: s.deny, socks5: s.socks5, forwards: s.forwards)
         for loop in links.all.dropFirst() {
             let (services, allow, deny) = (s.services, s.allow, s.deny)
@@ -321,7 +323,7 @@ final class PeerRunLoop: @unchecked Sendable {
                     case .success(let channel):
                         let closed = handler.closedWith
                         if closed == nil { link.links[nodeID] = handler }
-                        onRunLoop { self.linkUp(h, channel: channel, handler: handler, link: link, closedWith: closed) }
+                        onRunLoop { self.linkUp(h, channel: channel, handler: boxed, link: link, closedWith: closed) }
                     case .failure(let error):
                         if let mux = handler.mux { link.router.peerRemoved(nodeID: nodeID, mux: mux) }
                         onRunLoop {
@@ -336,7 +338,7 @@ final class PeerRunLoop: @unchecked Sendable {
     }
 
     /// A link is up on its loop: it is a live peer now.
-    private func linkUp(_ h: IPCMessage.PeerHandoff, channel: Channel, handler: PeerChannelHandler, link: LinkLoop,
+    private func linkUp(_ h: IPCMessage.PeerHandoff, channel: Channel, handler: NIOLoopBound<PeerChannelHandler>, link: LinkLoop,
                         closedWith closed: (reason: DisconnectReason, remoteRequested: Bool)?) {
         let nodeID = h.nodeID
         peers[nodeID] = LivePeer(channel: channel, handler: handler, connectionID: h.connectionID, direction: h.direction,
@@ -355,7 +357,7 @@ final class PeerRunLoop: @unchecked Sendable {
             // Gone during its activation, before the adoption's callback: drop it now.
             peerClosed(nodeID, connectionID: h.connectionID, reason: closed.reason, remote: closed.remoteRequested)
         } else if shuttingDown {
-            link.run { handler.disconnect(.quitting) }
+            link.run { handler.value.disconnect(.quitting) }
         }
     }
 
@@ -364,6 +366,7 @@ final class PeerRunLoop: @unchecked Sendable {
         guard let peer = peers[nodeID], peer.connectionID == connectionID else { return }
         peers[nodeID] = nil
         links.released(peer.link)
+        if peer.link.index != 0 { router.peerGoneElsewhere(nodeID: nodeID) }
         peerSet?.drop(id: nodeID, connectionID: connectionID)
         dials.disconnected(nodeID: nodeID, now: .now)
         counters.update {
@@ -511,14 +514,18 @@ final class PeerRunLoop: @unchecked Sendable {
 
     func disconnectPeer(_ id: [UInt8], reason: DisconnectReason) {
         guard let peer = peers[id] else { return }
-        peer.link.run { peer.handler.disconnect(reason) }
+        let handler = peer.handler
+        peer.link.run { handler.value.disconnect(reason) }
     }
 
     /// Disconnect(reason) to every peer; `.finished` follows once all are closed.
     func shutdown(reason: DisconnectReason) {
         shuttingDown = true
         if peers.isEmpty { send(.finished); return }
-        for peer in peers.values { peer.link.run { peer.handler.disconnect(reason) } }
+        for peer in peers.values {
+            let handler = peer.handler
+            peer.link.run { handler.value.disconnect(reason) }
+        }
     }
 
     private func event(_ kind: IPCMessage.PeerEvent.Kind, nodeID: [UInt8], address: String, port: UInt16,

@@ -99,9 +99,17 @@ public final class StreamRouter {
         return mux
     }
 
-    /// A peer became live on another event loop's router: entries waiting for it go there.
+    /// A peer became live on another event loop's router: entries waiting for it go there, and
+    /// so do the forwards to it.
     public func peerAddedElsewhere(nodeID: [UInt8], router: StreamRouter) {
+        listeners.moveForwards(of: nodeID, to: router)
         for waiter in waiting.removeValue(forKey: nodeID) ?? [] { waiter.body(.elsewhere(router)) }
+    }
+
+    /// A peer whose link ran on another event loop is gone: its forwards come back here, where
+    /// their clients wait for a static node's redial.
+    public func peerGoneElsewhere(nodeID: [UInt8]) {
+        listeners.moveForwards(of: nodeID, to: self)
     }
 
     public func peerRemoved(nodeID: [UInt8], mux: PeerMux) {

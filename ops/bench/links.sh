@@ -13,13 +13,16 @@
 #
 # Set-up: LINKS exit nodes B1..Bn (each `link_threads = 1`: one busy link each), each with the
 # service "src" (StockadeTunnelBench's source server) allowed to A's identities; two entry nodes
-# A1 (`link_threads = 1`) and A2 (`link_threads = 2`), each with every B as a static node and one
-# [[forward]] per B to its "src". A measurement downloads BYTES through every forward of one A at
-# once (StockadeTunnelBench throughput, one process per link, STREAMS sessions each), so every
-# link of that A is busy at the same time: aggregate MB/s = all bytes / the slowest link's time;
-# CPU = utime+stime of that A's peer manager (stockade-pm) over the same wall time, in cores;
-# and each of its threads' share (from /proc/PID/task), which shows whether a second loop works.
-# Within a round A1 and A2 take turns, their order alternating every round; medians are printed.
+# A1 (`link_threads = 1`) and A2 (`link_threads = 2`), each with every B as a static node, one
+# [[forward]] per B to its "src" and a SOCKS5 entry. A measurement downloads BYTES through every
+# link of one A at once (StockadeTunnelBench throughput, one process per link, STREAMS sessions
+# each), so every link of that A is busy at the same time: aggregate MB/s = all bytes / the
+# slowest link's time; CPU = utime+stime of that A's peer manager (stockade-pm) over the same wall
+# time, in cores; and its two busiest threads' shares (from /proc/PID/task), which show whether a
+# second loop works. Rows: A1 and A2 through their forwards (a forward's clients are accepted on
+# its link's loop), and A2 through its SOCKS5 entry to src.<B>.stk (clients accepted on the run
+# loop; the links on the other loop are reached through LoopBridge's socket pair: its cost).
+# Within a round the rows take turns, their order turning every round; medians are printed.
 #
 # What to expect on a small machine: every process here (the Bs' peer managers doing the other
 # half of each link's crypto, the source, the clients) shares the same cores. A1's peer manager
@@ -100,11 +103,12 @@ wait_port() {
 }
 
 # Ports: the source, each B's listen, each A's listen, and each A's forwards.
-read -r -a ports <<< "$("$tool" ports $((1 + LINKS + 2 + 2 * LINKS)))"
+read -r -a ports <<< "$("$tool" ports $((1 + LINKS + 2 + 2 * LINKS + 2)))"
 SRC=${ports[0]}
 b_port() { echo "${ports[$((1 + $1 - 1))]}"; }            # B1..Bn
 a_port() { echo "${ports[$((1 + LINKS + $1 - 1))]}"; }     # A1, A2
 fwd_port() { echo "${ports[$((1 + LINKS + 2 + ($1 - 1) * LINKS + $2 - 1))]}"; }   # A index, link index
+socks_port() { echo "${ports[$((1 + LINKS + 2 + 2 * LINKS + $1 - 1))]}"; }        # A1, A2
 
 "$tool" source --listen "127.0.0.1:$SRC" --lifetime 3600 > "$work/source.out" 2> "$work/source.err" &
 started+=($!)
@@ -157,6 +161,7 @@ for a in 1 2; do
     printf 'static = ['
     for i in $(seq 1 "$LINKS"); do printf '%s"enode://%s@127.0.0.1:%s"' "$([ "$i" = 1 ] || echo ', ')" "${b_ids[$((i - 1))]}" "$(b_port "$i")"; done
     echo ']'
+    echo "[socks5]"; echo "listen = \"127.0.0.1:$(socks_port "$a")\""
     for i in $(seq 1 "$LINKS"); do
       echo "[[forward]]"; echo "listen = \"127.0.0.1:$(fwd_port "$a" "$i")\""; echo "peer = \"${b_ids[$((i - 1))]}\""; echo 'target = "src"'
     done
@@ -212,14 +217,21 @@ now_ns() { date +%s%N; }
 
 results="$work/results.txt"
 : > "$results"
-# measure A ROUND: every forward of A at once; appends "A round MBps cores busiest second" to results.
+# via A ENTRY I: the throughput tool's route to link I of A through ENTRY (fwd or socks).
+via() {
+  if [ "$2" = fwd ]; then echo "--via forward://127.0.0.1:$(fwd_port "$1" "$3")"
+  else echo "--via socks5://127.0.0.1:$(socks_port "$1") --target src.$(echo "${b_ids[$(($3 - 1))]}" | cut -c1-16).stk:$SRC"; fi
+}
+# measure ROW ROUND: every link of the row's A at once through the row's entry; appends
+# "row round MBps cores busiest second ok" to results.
 measure() {
-  local a=$1 round=$2 i pids=() start end t0 t1 before after total=0 ok=1 line
+  local row=$1 round=$2 a="${1%%-*}" entry="${1##*-}" i pids=() start end t0 t1 total=0 ok=1 line
   local pmpid="${pm[$((a - 1))]}"
   thread_ticks "$pmpid" > "$work/threads.before"
   t0="$(ticks "$pmpid")"; start="$(now_ns)"
   for i in $(seq 1 "$LINKS"); do
-    timeout -k 2 "$RUN_LIMIT" "$tool" throughput --via "forward://127.0.0.1:$(fwd_port "$a" "$i")" --streams "$STREAMS" \
+    # shellcheck disable=SC2046
+    timeout -k 2 "$RUN_LIMIT" "$tool" throughput $(via "$a" "$entry" "$i") --streams "$STREAMS" \
       --bytes "$BYTES" --timeout-ms 10000 > "$work/run.$i" 2> /dev/null &
     pids+=($!)
   done
@@ -237,23 +249,27 @@ measure() {
   busy="$(join <(sort "$work/threads.before") <(sort "$work/threads.after") |
     awk -v hz="$clk_tck" -v s="$secs" '{ print ($3 - $2) / hz / s }' | sort -rn | head -2 | tr '\n' ' ')"
   read -r first second <<< "$busy"
-  awk -v a="$a" -v r="$round" -v b="$total" -v s="$secs" -v d="$((t1 - t0))" -v hz="$clk_tck" -v ok="$ok" \
+  awk -v a="$row" -v r="$round" -v b="$total" -v s="$secs" -v d="$((t1 - t0))" -v hz="$clk_tck" -v ok="$ok" \
       -v f="${first:-0}" -v g="${second:-0}" \
     'BEGIN { printf "%s %s %.1f %.2f %.2f %.2f %s\n", a, r, b / s / 1e6, d / hz / s, f, g, ok }' >> "$results"
 }
 
+ROWS=(1-fwd 2-fwd 2-socks)
 for round in $(seq 1 "$ROUNDS"); do
-  if [ $((round % 2)) = 1 ]; then order="1 2"; else order="2 1"; fi
-  for a in $order; do
-    if [ "$PERF" = 1 ] && [ "$round" = "$ROUNDS" ] && [ "$a" = 2 ]; then
-      perf record -g -e cpu-clock -F 499 -p "${pm[1]}" -o "$work/perf.data" 2> /dev/null &
+  # The order turns every round: 1 2 3, 2 3 1, 3 1 2, ...
+  order=()
+  for k in 0 1 2; do order+=("${ROWS[$(((round - 1 + k) % 3))]}"); done
+  for row in "${order[@]}"; do
+    if [ "$PERF" = 1 ] && [ "$round" = "$ROUNDS" ] && [ "$row" = 2-fwd ]; then
+      perf record -g -e cpu-clock -F 499 -p "${pm[1]}" -o "$work/perf.data" 2>/dev/null > /dev/null &
       perf_pid=$!
-      measure "$a" "$round"
+      sleep 0.5
+      measure "$row" "$round"
       kill -INT "$perf_pid" 2>/dev/null || true; wait "$perf_pid" 2>/dev/null || true
     else
-      measure "$a" "$round"
+      measure "$row" "$round"
     fi
-    echo "round $round A$a: $(tail -1 "$results" | awk '{ printf "%s MB/s, %s cores, threads %s + %s%s", $3, $4, $5, $6, ($7 == 1 ? "" : " (some transfer failed)") }')" >&2
+    echo "round $round $row: $(tail -1 "$results" | awk '{ printf "%s MB/s, %s cores, threads %s + %s%s", $3, $4, $5, $6, ($7 == 1 ? "" : " (some transfer failed)") }')" >&2
   done
 done
 
@@ -263,18 +279,19 @@ failed="$(awk '$7 != 1' "$results" | wc -l)"
 
 echo
 echo "Links benchmark: $LINKS links x $STREAMS session(s) x $BYTES each, $ROUNDS interleaved rounds, medians; $(nproc) cores"
-printf '%-28s %12s %12s %8s\n' "" "1 loop (A1)" "2 loops (A2)" "ratio"
-for row in "aggregate MB/s:3" "peer-manager CPU, cores:4" "busiest thread, cores:5" "second thread, cores:6"; do
-  name="${row%:*}"; c="${row##*:}"
-  one="$(col 1 "$c")"; two="$(col 2 "$c")"
-  ratio="$(awk -v x="$one" -v y="$two" 'BEGIN { if (x > 0) printf "%.2f", y / x; else print "n/a" }')"
-  printf '%-28s %12s %12s %8s\n' "$name" "$one" "$two" "$ratio"
+printf '%-34s %8s %10s %9s %9s %10s\n' "entry node, links on, via" "MB/s" "pm cores" "thread 1" "thread 2" "vs A1 fwd"
+base="$(col 1-fwd 3)"
+for row in "1-fwd:A1, 1 loop, forwards" "2-fwd:A2, 2 loops, forwards" "2-socks:A2, 2 loops, SOCKS5 (bridged)"; do
+  key="${row%%:*}"; name="${row#*:}"
+  mb="$(col "$key" 3)"
+  ratio="$(awk -v x="$base" -v y="$mb" 'BEGIN { if (x > 0) printf "%.2f", y / x; else print "n/a" }')"
+  printf '%-34s %8s %10s %9s %9s %10s\n' "$name" "$mb" "$(col "$key" 4)" "$(col "$key" 5)" "$(col "$key" 6)" "$ratio"
 done
-[ "$failed" = 0 ] || echo "($failed measurements had a failed transfer; their bytes count as carried)"
+[ "$failed" = 0 ] || echo "($failed measurements had a failed transfer; they count the bytes that arrived)"
 if [ "$PERF" = 1 ] && [ -f "$work/perf.data" ]; then
   echo
-  echo "perf (A2's peer manager, last round): CPU by thread"
-  perf report -i "$work/perf.data" --no-children --sort tid --stdio 2> /dev/null | grep -E '^ +[0-9]' | head -6
+  echo "perf (A2's peer manager, forwards, last round): samples by thread"
+  perf report -i "$work/perf.data" --no-children --sort pid --stdio 2> /dev/null | grep -E '^ +[0-9]' | head -6
   echo "perf: top symbols"
-  perf report -i "$work/perf.data" --no-children --sort sym --stdio 2> /dev/null | grep -E '^ +[0-9]' | head -12
+  perf report -i "$work/perf.data" --no-children --sort symbol --stdio 2> /dev/null | grep -E '^ +[0-9]' | head -15 | awk '{ printf "%8s  %s\n", $1, $3 }'
 fi
