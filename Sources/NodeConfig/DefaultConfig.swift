@@ -95,7 +95,8 @@ extension NodeConfig {
     max_session_window = 16777216
     # Bytes buffered for one peer's sessions (64 MiB, four full windows); at least 1 MiB.
     max_peer_buffer = 67108864
-    # Bytes buffered for every session of the node (256 MiB); at least max_peer_buffer.
+    # Bytes buffered for every session of the node (256 MiB); at least max_peer_buffer. Split
+    # evenly over the link loops (`link_threads`), each bounding the sessions of its own links.
     max_total_buffer = 268435456
     # Deadline of a target connect at the exit; below open_timeout_ms, so the entry hears why an open failed.
     connect_timeout_ms = 10000

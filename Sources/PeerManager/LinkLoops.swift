@@ -93,11 +93,14 @@ struct LinkLoopStreams: Sendable {
 /// run loop, with the rest of the peer set's decisions.
 final class LinkLoops {
     private(set) var all: [LinkLoop]
-    /// The extra threads; locked because the IPC thread shuts them down after the run loop ends.
-    private let group = NIOLockedValueBox<MultiThreadedEventLoopGroup?>(nil)
+    /// The extra threads, in a box the IPC thread shuts them down from after the run loop ends.
+    private let group: NIOLockedValueBox<MultiThreadedEventLoopGroup?>
     private var started = false
 
-    init(main: LinkLoop) { all = [main] }
+    init(main: LinkLoop, group: NIOLockedValueBox<MultiThreadedEventLoopGroup?>) {
+        all = [main]
+        self.group = group
+    }
 
     var main: LinkLoop { all[0] }
 
@@ -136,8 +139,9 @@ final class LinkLoops {
 
     func setSweep(_ period: TimeAmount) { all.forEach { $0.setSweep(period) } }
 
-    /// Stops the extra threads (after every link is closed). Safe from any thread but a loop's own.
-    func shutdown() {
+    /// Stops the extra threads of `group` (after every link is closed). From any thread but a
+    /// loop's own.
+    static func shutdown(_ group: NIOLockedValueBox<MultiThreadedEventLoopGroup?>) {
         let extra = group.withLockedValue { g in defer { g = nil }; return g }
         try? extra?.syncShutdownGracefully()
     }

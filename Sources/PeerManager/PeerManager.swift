@@ -86,7 +86,7 @@ public final class PeerManager {
         child.log(Sandbox.enter(denyFileAccess: false, readOnlyFiles: true))
         child.announceReady()
         try child.loop.run()
-        runLoop.links.shutdown()
+        LinkLoops.shutdown(runLoop.linkThreads)
         try? group.syncShutdownGracefully()
     }
 

@@ -5,6 +5,7 @@ import ChildRuntime
 import DevP2P
 import Enode
 import IPC
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NodeConfig
@@ -82,7 +83,10 @@ final class PeerRunLoop: @unchecked Sendable {
         elsewhere: { [unowned self] id in peers[id].flatMap { $0.link.index == 0 ? nil : $0.link.router } }))
 
     /// The loops the live links run on (LinkLoops.swift); loop 0 is this run loop.
-    private(set) lazy var links = LinkLoops(main: LinkLoop(index: 0, eventLoop: eventLoop, router: router, counters: counters))
+    private(set) lazy var links = LinkLoops(main: LinkLoop(index: 0, eventLoop: eventLoop, router: router, counters: counters),
+                                            group: linkThreads)
+    /// The link loops' extra threads, for `PeerManager.run` to stop from the IPC thread.
+    let linkThreads = NIOLockedValueBox<MultiThreadedEventLoopGroup?>(nil)
 
     private func sessionDenied(_ peer: [UInt8], address: String, target: String, reason: String) {
         let host = address.split(separator: ":").dropLast().joined(separator: ":")
