@@ -102,7 +102,10 @@ final class LoopBridge {
                     return
                 }
                 far = stream
-                stream.onReset = { [self] in clientLoop.execute { [self] in farReset() } }
+                // Weak: the far stream outlives no one, and a strong bridge here would be a cycle
+                // (bridge → far → bridge) that an orderly close never breaks.
+                let clientLoop = self.clientLoop
+                stream.onReset = { [weak self] in clientLoop.execute { self?.farReset() } }
                 remote.openEntry(stream, peer: peer, target: target, initialData: initialData, readEarly: readEarly) { [self] code, why in
                     // The answer is posted before the pair can close, so the client's loop runs
                     // it before it sees the pair's end.
