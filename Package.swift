@@ -82,8 +82,9 @@ let package = Package(
             "Mux", "ExitPolicy", "SOCKS5", "NodeConfig", "Enode", "Sockets", "Control",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ], swiftSettings: [
-            // Everything here is confined to the peer manager's one event loop (NIO's model);
+            // Everything here is confined to one of the peer manager's event loops (NIO's model);
             // Swift 6's Sendable checking of NIO's callbacks adds nothing but noise there.
             .swiftLanguageMode(.v5),
         ]),

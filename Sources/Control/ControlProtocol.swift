@@ -165,10 +165,13 @@ public struct PeerInfo: Codable, Sendable, Equatable {
     public var connectedSince: Double
     public var bytesIn: UInt64
     public var bytesOut: UInt64
+    /// Which of the peer manager's link loops runs this link (0 = the run loop); for
+    /// diagnosis and tests of the spread (`[node] link_threads`).
+    public var linkLoop: Int?
 
     /// `clientID` is `client_id` on the wire (the snake_case strategies meet at "clientId").
     enum CodingKeys: String, CodingKey {
-        case id, address, direction, trusted, `static`, capabilities, connectedSince, bytesIn, bytesOut
+        case id, address, direction, trusted, `static`, capabilities, connectedSince, bytesIn, bytesOut, linkLoop
         case clientID = "clientId"
     }
 

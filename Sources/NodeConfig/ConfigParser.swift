@@ -80,7 +80,7 @@ enum ConfigParser {
         var c = base ?? NodeConfig.placeholder
         let strict = base == nil
 
-        reader.section(table, "node", known: ["name", "state_dir", "key_file", "listen", "log_level"], strict: strict) { r, t in
+        reader.section(table, "node", known: ["name", "state_dir", "key_file", "listen", "log_level", "link_threads"], strict: strict) { r, t in
             r.string(t, "node", "name", &c.node.name) { $0.isEmpty || $0.utf8.count > 256 ? "must be 1 to 256 bytes" : nil }
             r.string(t, "node", "state_dir", &c.node.stateDir) { $0.isEmpty ? "must not be empty" : nil }
             r.string(t, "node", "key_file", &c.node.keyFile) { _ in nil }
@@ -88,6 +88,7 @@ enum ConfigParser {
             r.string(t, "node", "log_level", &c.node.logLevel) {
                 NodeConfig.logLevels.contains($0) ? nil : "must be one of \(NodeConfig.logLevels.joined(separator: ", "))"
             }
+            r.int(t, "node", "link_threads", &c.node.linkThreads, 0...256)
         }
         reader.section(table, "peers", known: ["max_peers", "max_pending", "dial_ratio", "no_dial", "static", "trusted", "netrestrict",
                                                   "inbound_throttle_ms", "throttle_lan", "penalties", "penalty_exempt",
@@ -167,7 +168,7 @@ extension NodeConfig {
 
     /// Only used while parsing the embedded defaults, which set every field.
     static let placeholder = NodeConfig(
-        node: .init(name: "", stateDir: "", keyFile: "", listen: [], logLevel: "info"),
+        node: .init(name: "", stateDir: "", keyFile: "", listen: [], logLevel: "info", linkThreads: 0),
         peers: .init(maxPeers: 0, maxPending: 0, dialRatio: 0, noDial: false, static: [], trusted: [], netrestrict: [],
                      inboundThrottleMs: 0, throttleLAN: false, penalties: false, penaltyExempt: [], trustedPendingSlots: 0,
                      maxPendingPerNetwork: 0),

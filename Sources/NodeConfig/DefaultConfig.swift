@@ -19,6 +19,11 @@ extension NodeConfig {
     # single connections (failed handshakes, refused connections, sessions) are debug; at info a
     # summary of them is logged once a minute. Applied at start (a reload does not change it).
     log_level = "info"
+    # Event loops (threads) the peer manager spreads live links over (`--link-threads`): each
+    # link's frame crypto and streams run on one of them, so one loop would cap the node's
+    # aggregate throughput at one core. 0 = one per online core; 1 = every link on the run loop
+    # that holds the peer set. Applied at start (a reload does not change it).
+    link_threads = 0
 
     [peers]
     # go-ethereum's MaxPeers (its default is 50 with --maxpeers).
@@ -90,7 +95,8 @@ extension NodeConfig {
     max_session_window = 16777216
     # Bytes buffered for one peer's sessions (64 MiB, four full windows); at least 1 MiB.
     max_peer_buffer = 67108864
-    # Bytes buffered for every session of the node (256 MiB); at least max_peer_buffer.
+    # Bytes buffered for every session of the node (256 MiB); at least max_peer_buffer. Split
+    # evenly over the link loops (`link_threads`), each bounding the sessions of its own links.
     max_total_buffer = 268435456
     # Deadline of a target connect at the exit; below open_timeout_ms, so the entry hears why an open failed.
     connect_timeout_ms = 10000

@@ -12,6 +12,8 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         public var listen: [String]
         /// trace, debug, info, notice, warning, error or critical (swift-log's levels).
         public var logLevel: String
+        /// Event loops (threads) the peer manager runs live links on; 0 = one per online core.
+        public var linkThreads: Int
     }
     public struct Peers: Codable, Sendable, Equatable {
         public var maxPeers: Int
@@ -81,6 +83,11 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     /// Worker processes to run: `count`, or one per online core with a minimum of 2.
     public func resolvedWorkerCount(cores: Int) -> Int {
         workers.count > 0 ? workers.count : max(2, cores)
+    }
+
+    /// Event loops for the peer manager's links: `link_threads`, or one per online core.
+    public func resolvedLinkThreads(cores: Int) -> Int {
+        node.linkThreads > 0 ? node.linkThreads : max(1, cores)
     }
 
     /// go-ethereum's maxDialedConns: MaxPeers / DialRatio, at least 1 (0 with NoDial).

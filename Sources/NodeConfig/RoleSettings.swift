@@ -64,6 +64,8 @@ public struct PeerManagerSettings: Codable, Sendable, Equatable {
     public var deny: [NodeConfig.ExitRule]
     public var socks5: NodeConfig.Socks5
     public var forwards: [NodeConfig.Forward]
+    /// `[node] link_threads` as configured (0 = one per core, resolved by the peer manager).
+    public var linkThreads: Int
     public init(nodeIDHex: String, config: NodeConfig) {
         self.nodeIDHex = nodeIDHex
         maxPeers = config.peers.maxPeers
@@ -82,6 +84,7 @@ public struct PeerManagerSettings: Codable, Sendable, Equatable {
         deny = config.deny
         socks5 = config.socks5
         forwards = config.forwards
+        linkThreads = config.node.linkThreads
     }
 }
 

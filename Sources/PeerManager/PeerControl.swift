@@ -3,21 +3,41 @@ import DevP2P
 import Enode
 import Foundation
 import IPC
+import NIOCore
 import NodeConfig
 
 /// The operator's commands that the run loop answers (go-ethereum's Server.AddPeer,
 /// RemovePeer, AddTrustedPeer, RemoveTrustedPeer, PeersInfo, and a disconnect by ID).
 /// Changes take effect at once; the answer says what happened in words.
 extension PeerRunLoop {
-    func control(_ request: ControlRequest) -> ControlReply {
+    /// The answer to `request`; listings gather from every link loop, so they come later.
+    func control(_ request: ControlRequest) -> EventLoopFuture<ControlReply> {
         eventLoop.preconditionInEventLoop()
         switch request.command {
         case .peers:
-            let (page, next) = Self.page(peerListing(from: request.offset ?? 0), from: request.offset ?? 0)
-            if next == nil { dropPeerListing() }
-            var result = ControlResult(peers: page)
-            result.next = next
-            return .success(result)
+            return peerListing(from: request.offset ?? 0).map { [self] infos in
+                let (page, next) = Self.page(infos, from: request.offset ?? 0)
+                if next == nil { dropPeerListing() }
+                var result = ControlResult(peers: page)
+                result.next = next
+                return .success(result)
+            }
+        case .sessions:
+            return sessionInfos().map { all in
+                let (page, next) = Self.page(all, from: request.offset ?? 0)
+                var result = ControlResult(sessions: page)
+                result.next = next
+                return .success(result)
+            }
+        default:
+            return eventLoop.makeSucceededFuture(answer(request))
+        }
+    }
+
+    private func answer(_ request: ControlRequest) -> ControlReply {
+        switch request.command {
+        case .peers, .sessions:
+            return .failure("\(request.command.rawValue) is answered by control(_:)")
         case .addPeer:
             return withEnode(request) { addStatic($0) }
         case .removePeer:
@@ -44,11 +64,6 @@ extension PeerRunLoop {
                 let redial = isStaticNode(nodeID) ? "; it is a static node and will be redialed (remove-peer stops that)" : ""
                 return .success(ControlResult(message: "disconnecting \(Hex.encode(nodeID).prefix(16))… (\(reason))\(redial)"))
             }
-        case .sessions:
-            let (page, next) = Self.page(router.sessions(), from: request.offset ?? 0)
-            var result = ControlResult(sessions: page)
-            result.next = next
-            return .success(result)
         case .forwards:
             return .success(ControlResult(forwards: router.forwards()))
         case .forwardAdd:

@@ -21,10 +21,12 @@ final class PeerCounters: Sendable {
         /// The static and trusted lists' sizes, run-time edits included.
         var staticNodes: UInt64 = 0
         var trustedNodes: UInt64 = 0
-        /// The streams: sessions open now, window stalls so far, and the router's counters.
-        var sessionsOpen: UInt64 = 0
-        var windowStalls: UInt64 = 0
-        var streams = StreamCounters()
+        /// The streams of each link loop (LinkLoops.swift) as it last published them, by index.
+        var loopStreams: [Int: LinkLoopStreams] = [:]
+        /// Over every link loop: sessions open now, window stalls so far, the routers' counters.
+        var sessionsOpen: UInt64 { loopStreams.values.reduce(0) { $0 + $1.sessionsOpen } }
+        var windowStalls: UInt64 { loopStreams.values.reduce(0) { $0 + $1.windowStalls } }
+        var streams: StreamCounters { loopStreams.values.reduce(into: StreamCounters()) { $0.add($1.counters) } }
     }
 
     private let box = NIOLockedValueBox(Snapshot())

@@ -86,6 +86,7 @@ public final class PeerManager {
         child.log(Sandbox.enter(denyFileAccess: false, readOnlyFiles: true))
         child.announceReady()
         try child.loop.run()
+        LinkLoops.shutdown(runLoop.linkThreads)
         try? group.syncShutdownGracefully()
     }
 
@@ -112,7 +113,7 @@ public final class PeerManager {
                 reply(.failure("unreadable control request"))
                 return
             }
-            runLoop.eventLoop.execute { [runLoop] in reply(runLoop.control(request)) }
+            runLoop.eventLoop.execute { [runLoop] in runLoop.control(request).whenSuccess(reply) }
         case .connectStream(let c) where frame.descriptors.count == 1:
             let fd = frame.descriptors[0]
             runLoop.eventLoop.execute { [runLoop] in

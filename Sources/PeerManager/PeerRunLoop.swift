@@ -5,6 +5,7 @@ import ChildRuntime
 import DevP2P
 import Enode
 import IPC
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NodeConfig
@@ -27,7 +28,8 @@ enum Outgoing: Sendable {
 final class PeerRunLoop: @unchecked Sendable {
     struct LivePeer {
         let channel: Channel
-        let handler: PeerChannelHandler
+        /// Used only on `link`'s loop (NIOLoopBound checks it).
+        let handler: NIOLoopBound<PeerChannelHandler>
         let connectionID: UInt64
         let direction: IPCMessage.Direction
         let remoteAddress: String
@@ -36,6 +38,8 @@ final class PeerRunLoop: @unchecked Sendable {
         let capabilities: [IPCMessage.Capability]
         let since: ContinuousClock.Instant
         let connectedAt: Date
+        /// The loop the link runs on; `handler` is touched only there.
+        let link: LinkLoop
     }
 
     let eventLoop: EventLoop
@@ -62,9 +66,6 @@ final class PeerRunLoop: @unchecked Sendable {
     private var nextTickDue: NIODeadline = .now() + PeerRunLoop.tickInterval
     /// The run loop's housekeeping period (dials due, liveness stamp, lag sample).
     static let tickInterval: TimeAmount = .milliseconds(250)
-    /// Ticks between refreshes of the stream counters (one second).
-    static let streamCountersEvery = 4
-    private var ticks = 0
     /// NIO's write-buffer watermarks for peer sockets: above `high` bytes unwritten the peer is
     /// not read (and its mux does not send) until below `low`. 256 KiB holds four mux messages,
     /// enough to keep the socket busy, little enough to bound what one peer costs.
@@ -80,13 +81,42 @@ final class PeerRunLoop: @unchecked Sendable {
         isTrusted: { [unowned self] id in peerSet?.isTrusted(id) ?? false },
         isStatic: { [unowned self] id in dials.isStatic(id) },
         knownNodeIDs: { [unowned self] in Array(peers.keys) + dials.targets.map(\.nodeID) },
-        denied: { [unowned self] peer, address, target, reason in
-            let host = address.split(separator: ":").dropLast().joined(separator: ":")
-            event(.sessionDenied, nodeID: peer, address: host.isEmpty ? "0.0.0.0" : host, port: UInt16(address.split(separator: ":").last ?? "") ?? 0,
-                  direction: peers[peer]?.direction ?? .inbound, reason: nil, detail: "\(target): \(reason)")
-        },
-        debug: { message in ChildProcess.log(.peerManager, 0, message, level: .debug) }))
+        denied: { [unowned self] peer, address, target, reason in sessionDenied(peer, address: address, target: target, reason: reason) },
+        debug: { message in ChildProcess.log(.peerManager, 0, message, level: .debug) },
+        elsewhere: { [unowned self] id in peers[id].flatMap { $0.link.index == 0 ? nil : $0.link.router } }))
 
+    /// The loops the live links run on (LinkLoops.swift); loop 0 is this run loop.
+    private(set) lazy var links = LinkLoops(main: LinkLoop(index: 0, eventLoop: eventLoop, router: router, counters: counters),
+                                            group: linkThreads)
+    /// The link loops' extra threads, for `PeerManager.run` to stop from the IPC thread.
+    let linkThreads = NIOLockedValueBox<MultiThreadedEventLoopGroup?>(nil)
+
+    private func sessionDenied(_ peer: [UInt8], address: String, target: String, reason: String) {
+        let host = address.split(separator: ":").dropLast().joined(separator: ":")
+        event(.sessionDenied, nodeID: peer, address: host.isEmpty ? "0.0.0.0" : host, port: UInt16(address.split(separator: ":").last ?? "") ?? 0,
+              direction: peers[peer]?.direction ?? .inbound, reason: nil, detail: "\(target): \(reason)")
+    }
+
+    /// The router of link loop `index` > 0: the exit rules and budget of its links, no entry
+    /// listeners (those stay on the run loop), and what it needs of the peer set by message.
+    private func linkRouter(_ loop: EventLoop, index: Int, linkLoop: @escaping () -> LinkLoop?) -> StreamRouter {
+        let main = eventLoop
+        return StreamRouter(eventLoop: loop, hooks: .init(
+            log: { message in ChildProcess.log(.peerManager, 0, message) },
+            isTrusted: { id in linkLoop()?.trusted.contains(id) ?? false },
+            // Entries wait for static nodes on the run loop, never here.
+            isStatic: { _ in false },
+            knownNodeIDs: { [] },
+            denied: { [unowned self] peer, address, target, reason in
+                main.execute { self.sessionDenied(peer, address: address, target: target, reason: reason) }
+            },
+            debug: { message in ChildProcess.log(.peerManager, 0, message, level: .debug) }))
+    }
+
+    /// Runs `body` on the run loop: at once when already there.
+    private func onRunLoop(_ body: @escaping @Sendable () -> Void) {
+        if eventLoop.inEventLoop { body() } else { eventLoop.execute(body) }
+    }
     init(eventLoop: EventLoop, counters: PeerCounters, send: @escaping @Sendable (Outgoing) -> Void) {
         self.eventLoop = eventLoop
         self.counters = counters
@@ -122,16 +152,23 @@ final class PeerRunLoop: @unchecked Sendable {
         for t in dials.targets where !fresh.isStatic(t.nodeID) { dials.remove(nodeID: t.nodeID) }
         for t in fresh.targets { dials.add(t) }
         countLists()
-        router.configure(mux: s.mux, services: s.services, allow: s.allow, deny: s.deny, socks5: s.socks5, forwards: s.forwards)
-        let sweep = Self.sweepInterval(pingInterval: .milliseconds(Int64(s.pingIntervalMs)))
-        if sweep != sweepPeriod {
-            sweepPeriod = sweep
-            peerSweep?.cancel()
-            peerSweep = eventLoop.scheduleRepeatedTask(initialDelay: sweep, delay: sweep) { [weak self] _ in
-                // A copy of the peers: a tick may drop one (read timeout) while the sweep runs.
-                for peer in self?.peers.values ?? [:].values { peer.handler.tick() }
+        links.start(count: s.linkThreads > 0 ? s.linkThreads : System.coreCount,
+                    makeRouter: { [unowned self] loop, index, linkLoop in linkRouter(loop, index: index, linkLoop: linkLoop) },
+                    counters: counters)
+        links.setTrusted(peerSet?.trusted ?? [])
+        // Each loop's router holds its share of the process's buffer budget.
+        var share = s.mux
+        share.maxTotalBuffer = max(1, s.mux.maxTotalBuffer / links.all.count)
+        let mux = share
+        router.configure(mux: mux, services: s.services, allow: s.allow, deny: s.deny, socks5: s.socks5, forwards: s.forwards)
+        for loop in links.all.dropFirst() {
+            let (services, allow, deny) = (s.services, s.allow, s.deny)
+            loop.run {
+                loop.router.configure(mux: mux, services: services, allow: allow, deny: deny,
+                                      socks5: .init(listen: "", defaultExit: ""), forwards: [])
             }
         }
+        links.setSweep(Self.sweepInterval(pingInterval: .milliseconds(Int64(s.pingIntervalMs))))
     }
 
     /// How often every peer's timeouts are checked: each second, or twice per ping interval
@@ -139,8 +176,6 @@ final class PeerRunLoop: @unchecked Sendable {
     static func sweepInterval(pingInterval: TimeAmount) -> TimeAmount {
         .nanoseconds(min(TimeAmount.seconds(1).nanoseconds, pingInterval.nanoseconds / 2))
     }
-    private var peerSweep: RepeatedTask?
-    private var sweepPeriod: TimeAmount?
 
     func workerAttached(_ index: Int) { workers.insert(index) }
 
@@ -269,60 +304,88 @@ final class PeerRunLoop: @unchecked Sendable {
         let nodeID = h.nodeID
         let shared = SharedCapabilities(local: StockadeProtocol.localProtocols,
                                         remote: h.capabilities.map { Capability(name: $0.name, version: UInt64($0.version)) })
-        let handler = PeerChannelHandler(
-            codec: codec, messages: MessageCodec(snappyEnabled: h.snappy), shared: shared, timeouts: timeouts,
-            onTraffic: { [counters] i, o in counters.update { $0.bytesIn += UInt64(i); $0.bytesOut += UInt64(o) } },
-            onClosed: { [unowned self] reason, remote in self.peerClosed(nodeID, connectionID: h.connectionID, reason: reason, remote: remote) })
-        // The mux exists before the channel does: a peer may send mux messages right after
-        // Hello (devp2p allows it; they may even be among the bytes the worker read), and the
-        // first read comes before the adoption's callback below.
-        handler.mux = router.peerAdded(nodeID: nodeID, address: "\(h.remoteAddress):\(h.remotePort)",
-                                       dialed: h.direction == .outbound, transport: handler)
-        let boxed = NIOLoopBound(handler, eventLoop: eventLoop)
         // The kernel keeps at most this much unsent, so a bulk session's bytes wait in the mux
         // (where sessions take turns) rather than in one FIFO ahead of every other session.
         var lowat = Self.unsentLowWater
         _ = setsockopt(fd, Int32(IPPROTO_TCP), Self.tcpNotSentLowat, &lowat, socklen_t(MemoryLayout<Int32>.size))
-        ClientBootstrap(group: eventLoop)
-            .channelOption(ChannelOptions.writeBufferWaterMark, value: Self.peerWriteWatermark)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(boxed.value) }
-            }
-            .withConnectedSocket(fd)
-            .whenComplete { [unowned self] result in
-                // Completes on this run loop, where the loop-bound handler may be used.
-                let handler = boxed.value
-                switch result {
-                case .success(let channel):
-                    peers[nodeID] = LivePeer(channel: channel, handler: handler, connectionID: h.connectionID, direction: h.direction,
-                                             remoteAddress: h.remoteAddress, remotePort: h.remotePort, clientID: h.clientID,
-                                             capabilities: h.capabilities, since: .now, connectedAt: Date())
-                    dials.connected(nodeID: nodeID)
-                    counters.update {
-                        $0.added += 1
-                        if h.direction == .inbound { $0.peersInbound += 1 } else { $0.peersOutbound += 1 }
+        let link = links.place()
+        link.run { [unowned self, counters] in
+            // On the link's loop from here; the run loop hears the outcome by message.
+            weak var adopted: PeerChannelHandler?
+            let handler = PeerChannelHandler(
+                codec: codec, messages: MessageCodec(snappyEnabled: h.snappy), shared: shared, timeouts: timeouts,
+                onTraffic: { i, o in counters.update { $0.bytesIn += UInt64(i); $0.bytesOut += UInt64(o) } },
+                onClosed: { [unowned self] reason, remote in
+                    if let adopted {
+                        if link.links[nodeID] === adopted { link.links[nodeID] = nil }
+                        if let mux = adopted.mux { link.router.peerRemoved(nodeID: nodeID, mux: mux) }
                     }
-                    event(.added, nodeID: nodeID, address: h.remoteAddress, port: h.remotePort, direction: h.direction,
-                          reason: nil, detail: h.clientID)
-                    if let closed = handler.closedWith {
-                        // Gone during its activation, before this callback: drop it now.
-                        peerClosed(nodeID, connectionID: h.connectionID, reason: closed.reason, remote: closed.remoteRequested)
-                    } else if shuttingDown {
-                        handler.disconnect(.quitting)
-                    }
-                case .failure(let error):
-                    if let mux = handler.mux { router.peerRemoved(nodeID: nodeID, mux: mux) }
-                    peerSet?.drop(id: nodeID, connectionID: h.connectionID)
-                    event(.handshakeFailed, nodeID: nodeID, address: h.remoteAddress, port: h.remotePort,
-                          direction: h.direction, reason: nil, detail: "cannot adopt connection: \(error)")
+                    onRunLoop { self.peerClosed(nodeID, connectionID: h.connectionID, reason: reason, remote: remote) }
+                })
+            adopted = handler
+            // The mux exists before the channel does: a peer may send mux messages right after
+            // Hello (devp2p allows it; they may even be among the bytes the worker read), and the
+            // first read comes before the adoption's callback below.
+            handler.mux = link.router.peerAdded(nodeID: nodeID, address: "\(h.remoteAddress):\(h.remotePort)",
+                                                dialed: h.direction == .outbound, transport: handler)
+            let boxed = NIOLoopBound(handler, eventLoop: link.eventLoop)
+            ClientBootstrap(group: link.eventLoop)
+                .channelOption(ChannelOptions.writeBufferWaterMark, value: Self.peerWriteWatermark)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(boxed.value) }
                 }
-            }
+                .withConnectedSocket(fd)
+                .whenComplete { [unowned self] result in
+                    // Completes on the link's loop, where the loop-bound handler may be used.
+                    let handler = boxed.value
+                    switch result {
+                    case .success(let channel):
+                        let closed = handler.closedWith
+                        if closed == nil { link.links[nodeID] = handler }
+                        onRunLoop { self.linkUp(h, channel: channel, handler: boxed, link: link, closedWith: closed) }
+                    case .failure(let error):
+                        if let mux = handler.mux { link.router.peerRemoved(nodeID: nodeID, mux: mux) }
+                        onRunLoop {
+                            self.links.released(link)
+                            self.peerSet?.drop(id: nodeID, connectionID: h.connectionID)
+                            self.event(.handshakeFailed, nodeID: nodeID, address: h.remoteAddress, port: h.remotePort,
+                                       direction: h.direction, reason: nil, detail: "cannot adopt connection: \(error)")
+                        }
+                    }
+                }
+        }
     }
 
+    /// A link is up on its loop: it is a live peer now.
+    private func linkUp(_ h: IPCMessage.PeerHandoff, channel: Channel, handler: NIOLoopBound<PeerChannelHandler>, link: LinkLoop,
+                        closedWith closed: (reason: DisconnectReason, remoteRequested: Bool)?) {
+        let nodeID = h.nodeID
+        peers[nodeID] = LivePeer(channel: channel, handler: handler, connectionID: h.connectionID, direction: h.direction,
+                                 remoteAddress: h.remoteAddress, remotePort: h.remotePort, clientID: h.clientID,
+                                 capabilities: h.capabilities, since: .now, connectedAt: Date(), link: link)
+        dials.connected(nodeID: nodeID)
+        counters.update {
+            $0.added += 1
+            if h.direction == .inbound { $0.peersInbound += 1 } else { $0.peersOutbound += 1 }
+        }
+        event(.added, nodeID: nodeID, address: h.remoteAddress, port: h.remotePort, direction: h.direction,
+              reason: nil, detail: h.clientID)
+        // Entries waiting here for this static node go to its loop.
+        if link.index != 0 { router.peerAddedElsewhere(nodeID: nodeID, router: link.router) }
+        if let closed {
+            // Gone during its activation, before the adoption's callback: drop it now.
+            peerClosed(nodeID, connectionID: h.connectionID, reason: closed.reason, remote: closed.remoteRequested)
+        } else if shuttingDown {
+            link.run { handler.value.disconnect(.quitting) }
+        }
+    }
+
+    /// The link is closed (its loop has already ended its sessions): forget the live peer.
     private func peerClosed(_ nodeID: [UInt8], connectionID: UInt64, reason: DisconnectReason, remote: Bool) {
         guard let peer = peers[nodeID], peer.connectionID == connectionID else { return }
         peers[nodeID] = nil
-        if let mux = peer.handler.mux { router.peerRemoved(nodeID: nodeID, mux: mux) }
+        links.released(peer.link)
+        if peer.link.index != 0 { router.peerGoneElsewhere(nodeID: nodeID) }
         peerSet?.drop(id: nodeID, connectionID: connectionID)
         dials.disconnected(nodeID: nodeID, now: .now)
         counters.update {
@@ -344,17 +407,7 @@ final class PeerRunLoop: @unchecked Sendable {
             $0.loopAlive = .now
             $0.runLoopLagMicroseconds = UInt64(lag / 1000)
         }
-        // The router's session totals walk every peer's mux: once a second is enough for the
-        // heartbeat that reads them, and it keeps four walks of 10,000 muxes a second off the loop.
-        ticks &+= 1
-        if ticks % Self.streamCountersEvery == 0 {
-            let streams = router.counters, sessions = UInt64(router.openSessions), stalls = router.windowStalls
-            counters.update {
-                $0.streams = streams
-                $0.sessionsOpen = sessions
-                $0.windowStalls = stalls
-            }
-        }
+        // The stream counters are published by each link loop, once a second (LinkLoops.swift).
         // go-ethereum's NoDial: no dials at all, static nodes added at run time included.
         guard !shuttingDown, settings?.noDial != true, let set = peerSet, !workers.isEmpty else { return }
         for target in dials.due(now: .now, isPresent: { set.contains($0) }) {
@@ -381,24 +434,39 @@ final class PeerRunLoop: @unchecked Sendable {
     /// kept for the pages after it (the supervisor asks for them one after another), so a
     /// listing of n peers costs one build of n entries rather than one per page, and its pages
     /// are one consistent snapshot (no peer twice or missed when peers come and go meanwhile).
-    func peerListing(from offset: Int) -> [PeerInfo] {
-        if offset > 0, let kept = listing, NIODeadline.now() - kept.built < Self.listingLifetime { return kept.infos }
-        let infos = peerInfos()
-        listing = infos.count > 0 ? (NIODeadline.now(), infos) : nil
-        return infos
+    func peerListing(from offset: Int) -> EventLoopFuture<[PeerInfo]> {
+        if offset > 0, let kept = listing, NIODeadline.now() - kept.built < Self.listingLifetime { return eventLoop.makeSucceededFuture(kept.infos) }
+        return peerInfos().map { [self] infos in
+            listing = infos.count > 0 ? (NIODeadline.now(), infos) : nil
+            return infos
+        }
     }
     private var listing: (built: NIODeadline, infos: [PeerInfo])?
     func dropPeerListing() { listing = nil }
     /// Pages follow each other within milliseconds; this only bounds a stale snapshot's life.
     static let listingLifetime: TimeAmount = .seconds(10)
 
-    func peerInfos() -> [PeerInfo] {
-        peers.map { id, p in
-            PeerInfo(id: Hex.encode(id), clientID: p.clientID, address: "\(p.remoteAddress):\(p.remotePort)",
-                     direction: p.direction == .inbound ? "inbound" : "outbound", trusted: peerSet?.isTrusted(id) ?? false,
-                     isStatic: dials.isStatic(id), capabilities: p.capabilities.map { "\($0.name)/\($0.version)" },
-                     connectedSince: p.connectedAt.timeIntervalSince1970, bytesIn: p.handler.bytesIn, bytesOut: p.handler.bytesOut)
-        }.sorted { $0.connectedSince < $1.connectedSince }
+    /// The live peers with their byte counts, which each link loop reads for its own links.
+    func peerInfos() -> EventLoopFuture<[PeerInfo]> {
+        EventLoopFuture.whenAllSucceed(links.all.map { $0.trafficSnapshot() }, on: eventLoop).map { [self] snapshots in
+            let traffic = snapshots.reduce(into: [:]) { all, one in all.merge(one) { a, _ in a } }
+            return peers.map { id, p in
+                var info = PeerInfo(id: Hex.encode(id), clientID: p.clientID, address: "\(p.remoteAddress):\(p.remotePort)",
+                                    direction: p.direction == .inbound ? "inbound" : "outbound", trusted: peerSet?.isTrusted(id) ?? false,
+                                    isStatic: dials.isStatic(id), capabilities: p.capabilities.map { "\($0.name)/\($0.version)" },
+                                    connectedSince: p.connectedAt.timeIntervalSince1970, bytesIn: traffic[id]?.bytesIn ?? 0,
+                                    bytesOut: traffic[id]?.bytesOut ?? 0)
+                info.linkLoop = p.link.index
+                return info
+            }.sorted { $0.connectedSince < $1.connectedSince }
+        }
+    }
+
+    /// Every session of every link loop.
+    func sessionInfos() -> EventLoopFuture<[SessionInfo]> {
+        EventLoopFuture.whenAllSucceed(links.all.map { $0.sessions() }, on: eventLoop).map { lists in
+            lists.flatMap { $0 }.sorted { ($0.peer, $0.session) < ($1.peer, $1.session) }
+        }
     }
 
     /// go-ethereum's AddPeer with its dial errors checked up front, so the operator hears them.
@@ -448,6 +516,7 @@ final class PeerRunLoop: @unchecked Sendable {
     func peerSetTrust(_ id: [UInt8], trusted: Bool) -> Bool {
         guard peerSet != nil else { return false }
         defer { countLists() }
+        defer { links.setTrusted(peerSet!.trusted) }
         if trusted { return peerSet!.trusted.insert(id).inserted }
         return peerSet!.trusted.remove(id) != nil
     }
@@ -463,14 +532,19 @@ final class PeerRunLoop: @unchecked Sendable {
     }
 
     func disconnectPeer(_ id: [UInt8], reason: DisconnectReason) {
-        peers[id]?.handler.disconnect(reason)
+        guard let peer = peers[id] else { return }
+        let handler = peer.handler
+        peer.link.run { handler.value.disconnect(reason) }
     }
 
     /// Disconnect(reason) to every peer; `.finished` follows once all are closed.
     func shutdown(reason: DisconnectReason) {
         shuttingDown = true
         if peers.isEmpty { send(.finished); return }
-        for peer in peers.values { peer.handler.disconnect(reason) }
+        for peer in peers.values {
+            let handler = peer.handler
+            peer.link.run { handler.value.disconnect(reason) }
+        }
     }
 
     private func event(_ kind: IPCMessage.PeerEvent.Kind, nodeID: [UInt8], address: String, port: UInt16,

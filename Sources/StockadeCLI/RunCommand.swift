@@ -35,6 +35,10 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Handshake worker processes; 0 = one per core, at least 2 (workers.count).")
     var workers: Int?
 
+    @Option(name: .customLong("link-threads"),
+            help: "Event loops for the peer manager's links; 0 = one per core, 1 = all on one loop (node.link_threads).")
+    var linkThreads: Int?
+
     @Option(name: .customLong("static"), help: "Static node enode URL, kept connected; repeat for several (peers.static).")
     var staticNodes: [String] = []
 
@@ -133,7 +137,7 @@ struct RunCommand: ParsableCommand {
 
     /// The command-line flag that sets a config key, for error messages.
     static func flag(for key: String) -> String? {
-        let flags = ["node.state_dir": "--state-dir", "node.key_file": "--key", "node.listen": "--listen", "node.log_level": "--log-level",
+        let flags = ["node.state_dir": "--state-dir", "node.key_file": "--key", "node.listen": "--listen", "node.log_level": "--log-level", "node.link_threads": "--link-threads",
                      "peers.static": "--static", "peers.trusted": "--trusted", "peers.max_peers": "--max-peers",
                      "peers.max_pending": "--max-pending", "peers.dial_ratio": "--dial-ratio", "peers.no_dial": "--no-dial",
                      "peers.netrestrict": "--netrestrict", "workers.count": "--workers", "control.socket": "--control-socket",
@@ -150,6 +154,7 @@ struct RunCommand: ParsableCommand {
         if let stateDir { node.append("state_dir = \(q(stateDir))") }
         if let key { node.append("key_file = \(q(key))") }
         if let logLevel { node.append("log_level = \(q(logLevel))") }
+        if let linkThreads { node.append("link_threads = \(linkThreads)") }
         if !listen.isEmpty { node.append("listen = [\(listen.map(q).joined(separator: ", "))]") }
         var peers: [String] = []
         if !staticNodes.isEmpty { peers.append("static = [\(staticNodes.map(q).joined(separator: ", "))]") }

@@ -17,7 +17,9 @@ final class EntryListeners {
     unowned let router: StreamRouter
     private var socks: (config: NodeConfig.Socks5, channel: EventLoopFuture<Channel>)?
     /// Forwards by listen address: from the config, and added at run time.
-    private var forwards: [String: (forward: NodeConfig.Forward, channel: EventLoopFuture<Channel>, runtime: Bool)] = [:]
+    private var forwards: [String: (forward: NodeConfig.Forward, stop: () -> Void, runtime: Bool)] = [:]
+    /// The TCP forwards' sockets, each served on its peer's link's loop.
+    private var forwardListeners: [String: ForwardListener] = [:]
     private var udpForwards: [String: UDPForward] = [:]
 
     /// Listening sockets systemd handed the service (socket activation, through the
@@ -61,12 +63,12 @@ final class EntryListeners {
             }
         }
         for (key, f) in forwards where !f.runtime && !wanted.contains(f.forward) {
-            Self.close(f.channel)
+            f.stop()
             forwards[key] = nil
             udpForwards.removeValue(forKey: key)?.stop()
         }
         for f in wanted where forwards[Self.key(f)]?.forward != f {
-            if let old = forwards.removeValue(forKey: Self.key(f)) { Self.close(old.channel) }
+            if let old = forwards.removeValue(forKey: Self.key(f)) { old.stop() }
             udpForwards.removeValue(forKey: Self.key(f))?.stop()
             if case .failure(let e) = add(f, runtime: false) { router.log("no forward on \(f.listen): \(e)") }
         }
@@ -86,10 +88,23 @@ final class EntryListeners {
         if f.network == "udp" { return addUDP(f, peer: peer, target: target, runtime: runtime) }
         do {
             let inherited = inheritedForwards[f.listen]
-            let channel = try listen(f.listen, inherited: inherited) { [unowned self] channel in
-                self.acceptForward(channel, peer: peer, target: target, listen: f.listen)
+            let fd: CInt
+            if let inherited { fd = inherited } else {
+                guard let hp = HostPort.parse(f.listen), let sa = Sockets.SocketAddress(ip: hp.ip, port: hp.port) else {
+                    throw EntryError.badTarget("not an IP:port address: \(f.listen)")
+                }
+                fd = try TCPSocket.listen(on: sa)
             }
-            forwards[f.listen] = (f, channel, runtime)
+            let listener = try ForwardListener(fd: fd, ownsFD: inherited == nil, address: f.listen, peer: peer,
+                                               router: router.hooks.elsewhere(peer) ?? router, log: router.hooks.log) { channel, router in
+                // Static: this runs on the accepting loop, which may not be this object's.
+                Self.acceptForward(channel, router: router, peer: peer, target: target, listen: f.listen)
+            }
+            forwardListeners[f.listen] = listener
+            forwards[f.listen] = (f, { [weak self] in
+                listener.stop()
+                self?.forwardListeners[f.listen] = nil
+            }, runtime)
             router.log("forward \(f.listen)\(inherited == nil ? "" : " (socket-activated)") → \(f.target) on peer \(f.peer.prefix(16))…")
             return .success(())
         } catch {
@@ -105,7 +120,7 @@ final class EntryListeners {
             let fd = try TCPSocket.bindUDP(on: sa)
             let forward = UDPForward(router: router, peer: peer, target: target)
             let channel = forward.start(fd: fd)
-            forwards[Self.key(f)] = (f, channel, runtime)
+            forwards[Self.key(f)] = (f, { Self.close(channel) }, runtime)
             udpForwards[Self.key(f)] = forward
             router.log("UDP forward \(f.listen) → \(f.target) on peer \(f.peer.prefix(16))…")
             return .success(())
@@ -120,7 +135,7 @@ final class EntryListeners {
     func remove(listen: String) -> Bool {
         guard let key = forwards[listen] != nil ? listen : forwards["udp \(listen)"] != nil ? "udp \(listen)" : nil,
               let f = forwards.removeValue(forKey: key) else { return false }
-        Self.close(f.channel)
+        f.stop()
         udpForwards.removeValue(forKey: key)?.stop()
         return true
     }
@@ -177,9 +192,16 @@ final class EntryListeners {
         return listener
     }
 
-    private func acceptForward(_ channel: Channel, peer: [UInt8], target: MuxTarget, listen: String) {
+    /// Serves the TCP forwards to `peer` on the loop of `router`, where its link now runs (the
+    /// run loop's own router when it is not live elsewhere).
+    func moveForwards(of peer: [UInt8], to router: StreamRouter) {
+        for listener in forwardListeners.values where listener.peer == peer { listener.move(to: router) }
+    }
+
+    /// Runs on the loop that accepted, whose router is `router`.
+    private static func acceptForward(_ channel: Channel, router: StreamRouter, peer: [UInt8], target: MuxTarget, listen: String) {
         let stream = LocalStream(channel: channel, origin: "forward \(listen) from \(Self.describe(channel.remoteAddress))")
-        let handler = LocalStreamHandler(stream: stream) { [router] in
+        let handler = LocalStreamHandler(stream: stream) {
             // Not read until the session exists (a static peer may still be dialing).
             stream.pauseReads()
             router.openEntry(stream, peer: peer, target: target, initialData: [], readEarly: true) { code, why in
@@ -255,6 +277,7 @@ final class SOCKS5EntryHandler: ChannelInboundHandler, RemovableChannelHandler {
         association?.close()
         // Gone while its session was being opened: the session is aborted.
         stream.gone = true
+        stream.bridge?.clientClosed()
         stream.mux?.localClosed(stream)
         context.fireChannelInactive()
     }

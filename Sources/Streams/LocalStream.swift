@@ -33,6 +33,11 @@ final class LocalStream {
     /// The socket is closed (by either side).
     var gone = false
     private(set) var outputClosed = false
+    /// Set on a client socket whose session runs on another event loop: its bytes and ends go
+    /// there through the bridge instead of to a mux on this loop.
+    var bridge: LoopBridge?
+    /// Runs when this stream is reset (a bridged session's far end passes the reset on).
+    var onReset: (() -> Void)?
 
     init(channel: Channel, origin: String) {
         self.channel = channel
@@ -114,6 +119,8 @@ final class LocalStream {
     func reset() {
         guard !closing else { return }
         closing = true
+        onReset?()
+        onReset = nil
         let channel = self.channel
         if let options = channel as? SocketOptionProvider {
             options.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
@@ -149,12 +156,14 @@ final class LocalStreamHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
+        if let bridge = stream.bridge { return bridge.clientRead(buffer) }
         stream.mux?.localRead(stream, Array(buffer.readableBytesView))
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let e = event as? ChannelEvent, e == .inputClosed {
             stream.markInputClosed()
+            stream.bridge?.clientFinished()
             stream.mux?.localFinished(stream)
         } else {
             context.fireUserInboundEventTriggered(event)
@@ -167,13 +176,16 @@ final class LocalStreamHandler: ChannelInboundHandler {
         // end of the other direction, so it finishes the session (Fin) instead of aborting it.
         if stream.outputClosed && !stream.inputClosed && !stream.closing {
             stream.markInputClosed()
+            stream.bridge?.clientFinished()
             stream.mux?.localFinished(stream)
         }
         stream.gone = true
+        stream.bridge?.clientClosed()
         stream.mux?.localClosed(stream)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        stream.bridge?.clientFailed()
         stream.mux?.localFailed(stream, .reset)
         stream.close()
     }

@@ -20,12 +20,17 @@ public final class StreamRouter {
         public var knownNodeIDs: () -> [[UInt8]]
         /// An open was denied by the allowlist: (peer, peer address, target, reason) for the event.
         public var denied: (_ peer: [UInt8], _ address: String, _ target: String, _ reason: String) -> Void
+        /// The router of the event loop a live peer's link runs on, when that is not this one
+        /// (the peer manager spreads links over several loops); nil when it is here or absent.
+        public var elsewhere: ([UInt8]) -> StreamRouter?
 
         public init(log: @escaping (String) -> Void, isTrusted: @escaping ([UInt8]) -> Bool, isStatic: @escaping ([UInt8]) -> Bool,
                     knownNodeIDs: @escaping () -> [[UInt8]],
                     denied: @escaping ([UInt8], String, String, String) -> Void,
-                    debug: @escaping (String) -> Void = { _ in }) {
+                    debug: @escaping (String) -> Void = { _ in },
+                    elsewhere: @escaping ([UInt8]) -> StreamRouter? = { _ in nil }) {
             self.log = log
+            self.elsewhere = elsewhere
             self.debug = debug
             self.isTrusted = isTrusted
             self.isStatic = isStatic
@@ -41,7 +46,7 @@ public final class StreamRouter {
     public internal(set) var counters = StreamCounters()
     private var muxes: [[UInt8]: PeerMux] = [:]
     /// Entry opens waiting for a static node to connect, by node ID.
-    private var waiting: [[UInt8]: [(deadline: NIODeadline, body: (PeerMux?) -> Void)]] = [:]
+    private var waiting: [[UInt8]: [(deadline: NIODeadline, body: (PeerPlace) -> Void)]] = [:]
     /// Each link's buffered bytes and window growth as last reported, and their sums.
     private var reported: [ObjectIdentifier: (buffered: Int, growth: Int)] = [:]
     private var totalGrowth = 0
@@ -90,8 +95,21 @@ public final class StreamRouter {
         let mux = PeerMux(nodeID: nodeID, peerAddress: address, role: dialed ? .dialer : .listener, limits: limits, router: self)
         mux.transport = transport
         muxes[nodeID] = mux
-        for waiter in waiting.removeValue(forKey: nodeID) ?? [] { waiter.body(mux) }
+        for waiter in waiting.removeValue(forKey: nodeID) ?? [] { waiter.body(.here(mux)) }
         return mux
+    }
+
+    /// A peer became live on another event loop's router: entries waiting for it go there, and
+    /// so do the forwards to it.
+    public func peerAddedElsewhere(nodeID: [UInt8], router: StreamRouter) {
+        listeners.moveForwards(of: nodeID, to: router)
+        for waiter in waiting.removeValue(forKey: nodeID) ?? [] { waiter.body(.elsewhere(router)) }
+    }
+
+    /// A peer whose link ran on another event loop is gone: its forwards come back here, where
+    /// their clients wait for a static node's redial.
+    public func peerGoneElsewhere(nodeID: [UInt8]) {
+        listeners.moveForwards(of: nodeID, to: self)
     }
 
     public func peerRemoved(nodeID: [UInt8], mux: PeerMux) {
@@ -104,15 +122,27 @@ public final class StreamRouter {
         }
     }
 
-    /// Runs `body` with the peer's mux now, or when that static node connects (before
-    /// `deadline`), or with nil: the peer is not connected and not on its way.
-    func withPeer(_ nodeID: [UInt8], deadline: NIODeadline, _ body: @escaping (PeerMux?) -> Void) {
+    /// Where a peer's link is for an entry: on this router's loop, on another loop's router, or
+    /// nowhere (not connected and not on its way).
+    enum PeerPlace {
+        case here(PeerMux)
+        case elsewhere(StreamRouter)
+        case absent
+    }
+
+    /// Runs `body` with where the peer is now, or once that static node connects (before
+    /// `deadline`), or with `.absent`: the peer is not connected and not on its way.
+    func withPeer(_ nodeID: [UInt8], deadline: NIODeadline, _ body: @escaping (PeerPlace) -> Void) {
         if let mux = muxes[nodeID], !mux.closed {
-            body(mux)
+            body(.here(mux))
+            return
+        }
+        if let other = hooks.elsewhere(nodeID), other !== self {
+            body(.elsewhere(other))
             return
         }
         guard hooks.isStatic(nodeID), deadline > .now() else {
-            body(nil)
+            body(.absent)
             return
         }
         waiting[nodeID, default: []].append((deadline, body))
@@ -122,7 +152,7 @@ public final class StreamRouter {
             let expired = list.filter { $0.deadline <= now }
             list.removeAll { $0.deadline <= now }
             self.waiting[nodeID] = list.isEmpty ? nil : list
-            for w in expired { w.body(nil) }
+            for w in expired { w.body(.absent) }
         }
     }
 
@@ -259,13 +289,22 @@ public final class StreamRouter {
                    reply: @escaping (MuxErrorCode?, String) -> Void) {
         let deadline = NIODeadline.now() + .milliseconds(Int64(settings.openTimeoutMs))
         let id = String(Hex.encode(peer).prefix(16))
-        withPeer(peer, deadline: deadline) { [weak self] mux in
+        withPeer(peer, deadline: deadline) { [weak self] place in
             // The client may have left while a static peer was dialed.
             guard let self, !stream.gone else { return }
-            guard let mux else {
+            let mux: PeerMux
+            switch place {
+            case .absent:
                 self.counters.failed(.hostUnreachable)
                 reply(.hostUnreachable, "peer \(id)… is not connected")
                 return
+            case .elsewhere(let router):
+                // The link runs on another event loop: the client's socket is bridged to it.
+                LoopBridge.open(stream, from: self, to: router, peer: peer, target: target, initialData: initialData,
+                                readEarly: readEarly, reply: reply)
+                return
+            case .here(let here):
+                mux = here
             }
             guard self.hasBudget(for: mux) else {
                 self.counters.failed(.bufferBudget)
@@ -352,6 +391,7 @@ public final class StreamRouter {
                                          network: $0.forward.network) }
     }
 
+    /// Shares `sessions`, `openSessions` and `windowStalls` with the other loops' routers.
     public var openSessions: Int { muxes.values.reduce(0) { $0 + $1.link.liveCount } }
     /// Times a session had data and no window, over every link (ended ones included).
     public var windowStalls: UInt64 { endedStalls + muxes.values.reduce(0) { $0 + $1.link.stats.windowStalls } }
@@ -377,6 +417,16 @@ public struct StreamCounters: Sendable, Equatable {
     public var datagramsDropped: UInt64 = 0
     /// Failed opens (not denials) by reason: `MuxErrorCode.metricName`.
     public var failedByReason: [String: UInt64] = [:]
+
+    /// Adds another router's counters (the peer manager runs one router per event loop).
+    public mutating func add(_ o: StreamCounters) {
+        opensStarted += o.opensStarted; opensRequested += o.opensRequested; opensAccepted += o.opensAccepted
+        opensDenied += o.opensDenied; opensFailed += o.opensFailed; opensRefused += o.opensRefused
+        flowViolations += o.flowViolations; protocolErrors += o.protocolErrors
+        muxBytesIn += o.muxBytesIn; muxBytesOut += o.muxBytesOut; streamBytesIn += o.streamBytesIn; streamBytesOut += o.streamBytesOut
+        bufferedBytes += o.bufferedBytes; datagramsDropped += o.datagramsDropped
+        for (k, v) in o.failedByReason { failedByReason[k, default: 0] += v }
+    }
 
     mutating func failed(_ code: MuxErrorCode) {
         opensFailed += 1

@@ -24,8 +24,18 @@ final class UDPEntrySession: DatagramEndpoint {
         self.onClosed = onClosed
     }
 
+    /// When the peer's link runs on another event loop: that loop and the session there that
+    /// stands for this one (touched only on that loop).
+    var remote: (loop: EventLoop, session: UDPEntrySession)?
+
     func send(_ bytes: [UInt8], to destination: MuxTarget) {
-        guard !ended, let mux, let id else { return }
+        guard !ended else { return }
+        if let remote {
+            lastActivity = .now()
+            remote.loop.execute { remote.session.send(bytes, to: destination) }
+            return
+        }
+        guard let mux, let id else { return }
         lastActivity = .now()
         mux.sendDatagram(id, bytes, address: destination == target ? nil : destination)
     }
@@ -45,6 +55,7 @@ final class UDPEntrySession: DatagramEndpoint {
     func close() {
         guard !ended else { return }
         ended = true
+        if let remote { remote.loop.execute { remote.session.close() } }
         if let mux, let id { mux.closeDatagrams(id) }
     }
 }
@@ -54,12 +65,18 @@ extension StreamRouter {
     /// a static peer's dial as streams do); `session.onClosed` hears a failure.
     func openDatagramEntry(peer: [UInt8], target: MuxTarget, first: [UInt8], session: UDPEntrySession) {
         let deadline = NIODeadline.now() + .milliseconds(Int64(settings.openTimeoutMs))
-        withPeer(peer, deadline: deadline) { [weak self, weak session] mux in
+        withPeer(peer, deadline: deadline) { [weak self, weak session] place in
             guard let self, let session, !session.ended else { return }
-            guard let mux else {
+            let mux: PeerMux
+            switch place {
+            case .absent:
                 self.counters.failed(.hostUnreachable)
                 self.debug("UDP to \(target) on peer \(Hex.encode(peer).prefix(16))…: the peer is not connected")
                 return session.sessionClosed(.hostUnreachable)
+            case .elsewhere(let router):
+                return LoopBridge.openDatagrams(session, from: self, to: router, peer: peer, target: target, first: first)
+            case .here(let here):
+                mux = here
             }
             session.mux = mux
             session.id = mux.openDatagrams(target, for: session, first: first, deadline: deadline) { [weak self] code in

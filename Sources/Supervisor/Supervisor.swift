@@ -683,6 +683,7 @@ public final class Supervisor {
         if running.node.stateDir != file.node.stateDir { keys.append("node.state_dir") }
         if running.node.keyFile != file.node.keyFile { keys.append("node.key_file") }
         if running.node.logLevel != file.node.logLevel { keys.append("node.log_level") }
+        if running.node.linkThreads != file.node.linkThreads { keys.append("node.link_threads") }
         if running.workers != file.workers { keys.append("workers") }
         if running.control != file.control { keys.append("control.socket") }
         if running.metrics != file.metrics { keys.append("metrics.listen") }

@@ -113,6 +113,17 @@ final class ConfigParserTests: XCTestCase {
         ])
     }
 
+    /// `[node] link_threads`: 0 means one link loop per core; out of range is a config error.
+    func testLinkThreads() throws {
+        XCTAssertEqual(issues("[node]\nlink_threads = 257\n").map(\.description), ["line 2: node.link_threads: must be in 0...256, got 257"])
+        XCTAssertEqual(issues("[node]\nlink_threads = -1\n").map(\.description), ["line 2: node.link_threads: must be in 0...256, got -1"])
+        XCTAssertEqual(NodeConfig.defaults.node.linkThreads, 0)
+        XCTAssertEqual(NodeConfig.defaults.resolvedLinkThreads(cores: 8), 8)
+        let two = try NodeConfig.parse("[node]\nlink_threads = 2\n", over: NodeConfig.defaults)
+        XCTAssertEqual(two.resolvedLinkThreads(cores: 8), 2)
+        XCTAssertEqual(PeerManagerSettings(nodeIDHex: "", config: two).linkThreads, 2)
+    }
+
     func testBadCIDRs() {
         let found = issues("[peers]\nnetrestrict = [\"10.0.0.0/8\", \"10.0.0.0/33\"]\npenalty_exempt = [\"localhost\"]\n")
         XCTAssertEqual(found.map(\.description), [
