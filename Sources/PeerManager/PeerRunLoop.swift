@@ -19,6 +19,8 @@ enum Outgoing: Sendable {
     case toSupervisor(IPCMessage, requestID: UInt32 = 0)
     /// Every peer is gone after a shutdown: the process may exit.
     case finished
+    /// The run loop's writer to a worker broke (RunLoopSenders): drop that worker's channel.
+    case workerWriterBroke(Int, attachment: Int, IPCChannelError)
 }
 
 /// The peer manager's run loop (go-ethereum's Server.run), confined to one NIO event loop:
@@ -124,20 +126,27 @@ final class PeerRunLoop: @unchecked Sendable {
         if sweep != sweepPeriod {
             sweepPeriod = sweep
             peerSweep?.cancel()
-            peerSweep = eventLoop.scheduleRepeatedTask(initialDelay: sweep, delay: sweep) { [weak self] _ in
-                // A copy of the peers: a tick may drop one (read timeout) while the sweep runs.
-                for peer in self?.peers.values ?? [:].values { peer.handler.tick() }
-            }
+            scheduleSweepStep(in: sweep)
         }
     }
 
-    /// How often every peer's timeouts are checked: each second, or twice per ping interval
-    /// when that is shorter (test configurations), so no timeout overshoots by much.
+    private func scheduleSweepStep(in delay: TimeAmount) {
+        peerSweep = eventLoop.scheduleTask(in: delay) { [weak self] in
+            guard let self, let period = sweepPeriod else { return }
+            // A list of the peers: a tick may drop one (read timeout) while the pass runs.
+            scheduleSweepStep(in: sweepState.step(period: period, listPeers: { self.peers.values.map(\.handler) }, tick: { $0.tick() }))
+        }
+    }
+
+    /// How often every peer's timeouts are checked (one pass, done in PeerSweep's steps): each
+    /// second, or twice per ping interval when that is shorter (test configurations), so no
+    /// timeout overshoots by much.
     static func sweepInterval(pingInterval: TimeAmount) -> TimeAmount {
         .nanoseconds(min(TimeAmount.seconds(1).nanoseconds, pingInterval.nanoseconds / 2))
     }
-    private var peerSweep: RepeatedTask?
+    private var peerSweep: Scheduled<Void>?
     private var sweepPeriod: TimeAmount?
+    private var sweepState = PeerSweep<PeerChannelHandler>()
 
     func workerAttached(_ index: Int) { workers.insert(index) }
 
