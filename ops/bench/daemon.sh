@@ -54,6 +54,11 @@
 #    and its CPU per new connection under a dial flood beside the held peers. The daemon runs
 #    with max_peers above the largest size and dial_ratio 1000 (inbound limit = max_peers -
 #    max_peers/dial_ratio); loopback is exempt from the inbound throttle; penalties off.
+#    Under the table, issue 10's rows beside their goals (met / NOT MET): the boundary's share
+#    per new connection at the first and the largest size ((peer manager + acceptor CPU) /
+#    workers' CPU in the same flood window), CPU per new connection largest vs first size, idle
+#    CPU at 1,000 and 10,000, RSS and ping p99 at 10,000, the listing times at 10,000. Include
+#    1000 and 10000 in SIZES for all of them (the default does). One run: repeat it for medians.
 #
 # Every figure is the median over the windows (ratios are computed per window first); the
 # [range] shows the noise. On a machine shared with other work the CPU-time figures are the
