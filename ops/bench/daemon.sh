@@ -11,7 +11,7 @@
 #   PEERS=100 PING_RATE=1000            probe peers and their total Pings per second (part 3)
 #   FLOOD_NICE=10                       nice increment of the flood threads in part 3 (0: the
 #                                       flood also delays the probe's own threads)
-#   PARTS="handshakes pings scale"      which parts to run (e.g. PARTS=scale for part 4 alone)
+#   PARTS="handshakes pings scale adopt" which parts to run (e.g. PARTS=scale for part 4 alone)
 #   SIZES=100,1000,5000,10000           part 4: idle peers held, in order (the first is the
 #                                       reference the others' cost per connection is set beside)
 #   HOLDERS=4 IDLE=15 PROBE=20          part 4: holder processes (one 127.0.0.x each), idle
@@ -59,6 +59,10 @@
 #    workers' CPU in the same flood window), CPU per new connection largest vs first size, idle
 #    CPU at 1,000 and 10,000, RSS and ping p99 at 10,000, the listing times at 10,000. Include
 #    1000 and 10000 in SIZES for all of them (the default does). One run: repeat it for medians.
+# 5. Adoption, swift-nio against a plain epoll loop (issue 10): no daemon. CPU time of the loop's
+#    thread per socket to take over 500 fresh loopback TCP connections and to close them, with
+#    ClientBootstrap.withConnectedSocket as PeerRunLoop.adopt does it vs O_NONBLOCK, TCP_NODELAY
+#    and EPOLL_CTL_ADD (StockadeLoad adopt-cost); RUNS runs, the two alternating.
 #
 # Every figure is the median over the windows (ratios are computed per window first); the
 # [range] shows the noise. On a machine shared with other work the CPU-time figures are the
@@ -74,7 +78,7 @@ THREADS="${THREADS:-8}"
 PEERS="${PEERS:-100}"
 PING_RATE="${PING_RATE:-1000}"
 FLOOD_NICE="${FLOOD_NICE:-10}"
-PARTS="${PARTS:-handshakes pings scale}"
+PARTS="${PARTS:-handshakes pings scale adopt}"
 SIZES="${SIZES:-100,1000,5000,10000}"
 HOLDERS="${HOLDERS:-4}"
 IDLE="${IDLE:-15}"
@@ -210,8 +214,14 @@ if want scale; then
   stop_daemon
 fi
 
+# --- 5: adoption, swift-nio vs a plain epoll loop ------------------------------------------------
+if want adopt; then
+  echo "== adopt: $RUNS runs of 500 loopback connections, swift-nio vs epoll" >&2
+  timeout -k 5 120 "$bin/StockadeLoad" adopt-cost --peers 500 --runs "$RUNS" > "$work/adopt.txt"
+fi
+
 # Parts left out print dashes.
-touch "$work/hs-1.txt" "$work/hs-2.txt" "$work/pings.txt" "$work/scale.txt"
+touch "$work/hs-1.txt" "$work/hs-2.txt" "$work/pings.txt" "$work/scale.txt" "$work/adopt.txt"
 
 # --- the table --------------------------------------------------------------------------------
 # Every StockadeLoad line is `name key=value ...`. `window_stat FILE FILTER EXPR` evaluates the
@@ -397,6 +407,22 @@ echo "  15 s) and their Pongs; ping: $PROBE fresh probe peers at 200 Pings/s aft
 echo "  and status: wall time of the CLI (process start included), median of 3, entries listed in (); pm µs/new"
 echo "  conn: the peer manager's CPU per connection of a $THREADS-thread dial flood (connections in ()) beside"
 echo "  the held peers."
+fi
+
+if want adopt; then
+f="$work/adopt.txt"
+echo
+echo "5. Taking over a connected socket, CPU µs of the loop's thread per connection (500 per run, $RUNS runs)"
+printf "  %-8s  %-22s  %-22s  %s\n" "step" "swift-nio" "plain epoll" "nio / epoll"
+for step in adopt close; do
+  read -r n nl nh <<< "$(window_stat "$f" "" "num(f[\"nio_${step}_us\"])")"
+  read -r e el eh <<< "$(window_stat "$f" "" "num(f[\"epoll_${step}_us\"])")"
+  read -r r rl rh <<< "$(window_stat "$f" "" "(num(f[\"epoll_${step}_us\"]) > 0 ? num(f[\"nio_${step}_us\"]) / num(f[\"epoll_${step}_us\"]) : 0)")"
+  printf "  %-8s  %-22s  %-22s  %s\n" "$step" "$(cell "$n" "$nl" "$nh" 1)" "$(cell "$e" "$el" "$eh" 1)" "x$(fmt "$r" 2) $(range "$rl" "$rh" 2)"
+done
+echo "  swift-nio: ClientBootstrap.withConnectedSocket with the peer manager's options and one handler, then"
+echo "  close; epoll: O_NONBLOCK, TCP_NODELAY, a table entry, EPOLL_CTL_ADD, then EPOLL_CTL_DEL and close."
+echo "  Set beside the peer manager's CPU per new connection (part 4) to see what a plain loop would save."
 fi
 
 if want handshakes || want pings; then
