@@ -107,7 +107,12 @@ let package = Package(
         .executableTarget(name: "StockadeBench", dependencies: [
             "Keccak", "Secp256k1", "RLPxFrame", "RLPxHandshake", "DevP2P", "Snappy", "Enode",
         ]),
-        .executableTarget(name: "StockadeLoad", dependencies: ["PeerLink", "DevP2P", "Enode", "RLPxHandshake", "Secp256k1", "Sockets"]),
+        .executableTarget(name: "StockadeLoad", dependencies: [
+            "PeerLink", "DevP2P", "Enode", "RLPxHandshake", "Secp256k1", "Sockets", "CStockade",
+            // adopt-cost: swift-nio's channel setup against a plain epoll loop (issue 10).
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         // ops/bench/tunnel.sh's load tool: plain sockets and threads, no protocol code.
         .executableTarget(name: "StockadeTunnelBench", dependencies: ["Sockets"]),
 

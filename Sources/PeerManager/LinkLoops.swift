@@ -25,8 +25,9 @@ final class LinkLoop: @unchecked Sendable {
     var links: [[UInt8]: PeerChannelHandler] = [:]
     /// The trusted node IDs as the run loop last sent them (the exit rules' `trusted` condition).
     var trusted: Set<[UInt8]> = []
-    private var sweep: RepeatedTask?
+    private var sweep: Scheduled<Void>?
     private var sweepPeriod: TimeAmount?
+    private var sweepState = PeerSweep<PeerChannelHandler>()
 
     // Confined to the run loop.
     /// Links placed here and not yet closed: what the choice of loop for the next one counts.
@@ -52,17 +53,22 @@ final class LinkLoop: @unchecked Sendable {
         if eventLoop.inEventLoop { body() } else { eventLoop.execute(body) }
     }
 
-    /// Checks every link's timeouts and pings each `period` (`PeerRunLoop.sweepInterval`): one
-    /// task per loop, no timer per peer.
+    /// Checks every link's timeouts and pings once each `period` (`PeerRunLoop.sweepInterval`):
+    /// one pass per loop, cut into `PeerSweep`'s steps, no timer per peer.
     func setSweep(_ period: TimeAmount) {
         run { [self] in
             guard period != sweepPeriod else { return }
             sweepPeriod = period
             sweep?.cancel()
-            sweep = eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { [weak self] _ in
-                // A copy of the links: a tick may drop one (read timeout) while the sweep runs.
-                for handler in self?.links.values ?? [:].values { handler.tick() }
-            }
+            scheduleSweepStep(in: period)
+        }
+    }
+
+    private func scheduleSweepStep(in delay: TimeAmount) {
+        sweep = eventLoop.scheduleTask(in: delay) { [weak self] in
+            guard let self, let period = sweepPeriod else { return }
+            // The pass holds a list of the links: a tick may drop one (read timeout) meanwhile.
+            scheduleSweepStep(in: sweepState.step(period: period, listPeers: { Array(self.links.values) }, tick: { $0.tick() }))
         }
     }
 

@@ -11,8 +11,9 @@ import NodeConfig
 import PollLoop
 
 /// The peer manager process. Two threads with one job each: the IPC thread (a PollLoop) owns the
-/// channels to the supervisor and the workers and passes every message to the run loop; the
-/// run loop (`PeerRunLoop`, one SwiftNIO event loop) owns the peer set and the live peers.
+/// channels to the supervisor and the workers, reads them and passes every message to the run
+/// loop; the run loop (`PeerRunLoop`, one SwiftNIO event loop) owns the peer set and the live
+/// peers, and writes its own frames to the supervisor and the workers (`RunLoopSenders`).
 public final class PeerManager {
     /// A heartbeat is only sent while the run loop has turned within this long, so a wedged
     /// run loop stops the heartbeats and the supervisor restarts us.
@@ -24,8 +25,13 @@ public final class PeerManager {
     private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     private let counters = PeerCounters()
     private let runLoop: PeerRunLoop
+    /// The run loop's own writers; used only on its event loop.
+    private let senders: RunLoopSenders
     private var workers: [Int: IPCChannel] = [:]
-    private var outbox: PollLoopMailbox<Outgoing>?
+    /// Which wiring of each worker is current (a count of attachments), so a late report about
+    /// an earlier wiring's writer leaves the current channel alone.
+    private var workerAttachment: [Int: Int] = [:]
+    private var attachments = 0
     private var stopping = false
 
     public init() throws {
@@ -39,10 +45,25 @@ public final class PeerManager {
         }
         // The mailbox is created on the IPC thread; the run loop posts to it from its own.
         let mailboxHolder = MailboxHolder()
-        runLoop = PeerRunLoop(eventLoop: group.next(), counters: counters) { out in mailboxHolder.post(out) }
+        let eventLoop = group.next()
+        let senders = RunLoopSenders(eventLoop: eventLoop) { index, attachment, error in
+            mailboxHolder.post(.workerWriterBroke(index, attachment: attachment, error))
+        }
+        self.senders = senders
+        // Frames go out from the run loop's thread; only what the IPC thread acts on (`.finished`,
+        // a broken writer) crosses to it.
+        runLoop = PeerRunLoop(eventLoop: eventLoop, counters: counters) { out in
+            switch out {
+            case .toWorker(let index, let message, let requestID): senders.toWorker(index, message, requestID: requestID)
+            case .toSupervisor(let message, let requestID): senders.toSupervisor(message, requestID: requestID)
+            case .finished, .workerWriterBroke: mailboxHolder.post(out)
+            }
+        }
+        let controlCopy = RunLoopSenders.duplicate(child.control.fileDescriptor)
+        if controlCopy < 0 { throw IPCChannelError.system(operation: "fcntl(F_DUPFD_CLOEXEC)", errno: errno) }
+        try eventLoop.submit { try senders.attachSupervisor(controlCopy) }.wait()
         let box = child.loop.makeMailbox { [unowned self] (out: Outgoing) in self.deliver(out) }
         mailboxHolder.mailbox = box
-        outbox = box
         child.onControlMessage = { [unowned self] frame in self.handleControl(frame) }
         child.onShutdown = { [unowned self] s in self.beginShutdown(DisconnectReason(rawValue: s.disconnectReason)) }
         child.counters = { [counters] in
@@ -105,15 +126,21 @@ public final class PeerManager {
             attachWorker(Int(a.neighbourIndex), fd: frame.descriptors[0])
         case .controlRequest(let r):
             let requestID = frame.requestID
-            let reply: @Sendable (Control.ControlReply) -> Void = { [mailbox = outbox] reply in
+            let message: @Sendable (Control.ControlReply) -> IPCMessage = { reply in
                 let json = String(decoding: ControlCoding.line(reply).dropLast(), as: UTF8.self)
-                mailbox?.post(.toSupervisor(.controlReply(.init(json: String(json.prefix(IPCLimits.maxControlReplyLength)))), requestID: requestID))
+                return .controlReply(.init(json: String(json.prefix(IPCLimits.maxControlReplyLength))))
             }
             guard let request = try? ControlCoding.decode(Control.ControlRequest.self, Array(r.json.utf8)) else {
-                reply(.failure("unreadable control request"))
+                try? child.control.send(message(.failure("unreadable control request")), requestID: requestID)
                 return
             }
-            runLoop.eventLoop.execute { [runLoop] in runLoop.control(request).whenSuccess(reply) }
+            // Answered on the run loop (listings gather every link loop's figures first), in
+            // order with its events.
+            runLoop.eventLoop.execute { [runLoop, senders] in
+                runLoop.control(request).hop(to: runLoop.eventLoop).whenSuccess { reply in
+                    senders.toSupervisor(message(reply), requestID: requestID)
+                }
+            }
         case .connectStream(let c) where frame.descriptors.count == 1:
             let fd = frame.descriptors[0]
             runLoop.eventLoop.execute { [runLoop] in
@@ -133,7 +160,10 @@ public final class PeerManager {
     private func attachWorker(_ index: Int, fd: CInt) {
         if let old = workers.removeValue(forKey: index) {
             old.close()
-            runLoop.eventLoop.execute { [runLoop] in runLoop.workerDetached(index) }
+            runLoop.eventLoop.execute { [runLoop, senders] in
+                senders.detachWorker(index)
+                runLoop.workerDetached(index)
+            }
         }
         let channel: IPCChannel
         do {
@@ -153,21 +183,48 @@ public final class PeerManager {
             channel.close()
             if workers[index] === channel {
                 workers[index] = nil
-                runLoop.eventLoop.execute { [runLoop] in runLoop.workerDetached(index) }
+                runLoop.eventLoop.execute { [runLoop, senders] in
+                    senders.detachWorker(index)
+                    runLoop.workerDetached(index)
+                }
             }
         }
+        // The run loop's writer for this worker, over a duplicate made while the socket is
+        // surely open (here, before anything can close it).
+        let copy = RunLoopSenders.duplicate(channel.fileDescriptor)
+        guard copy >= 0 else {
+            child.log("cannot attach worker \(index): fcntl(F_DUPFD_CLOEXEC): \(String(cString: strerror(errno)))")
+            channel.close()
+            return
+        }
         workers[index] = channel
-        runLoop.eventLoop.execute { [runLoop] in runLoop.workerAttached(index) }
+        attachments += 1
+        let attachment = attachments
+        workerAttachment[index] = attachment
+        runLoop.eventLoop.execute { [runLoop, senders] in
+            do { try senders.attachWorker(index, fd: copy, attachment: attachment) } catch {
+                ChildProcess.log(.peerManager, 0, "cannot attach worker \(index)'s writer: \(error)", level: .error)
+            }
+            runLoop.workerAttached(index)
+        }
     }
 
+    /// What the run loop hands to this thread (frames it writes itself).
     private func deliver(_ out: Outgoing) {
         switch out {
-        case .toWorker(let index, let message, let requestID):
-            try? workers[index]?.send(message, requestID: requestID)
-        case .toSupervisor(let message, let requestID):
-            try? child.control.send(message, requestID: requestID)
         case .finished:
             if stopping { child.loop.stop() }
+        case .workerWriterBroke(let index, let attachment, let error):
+            // As when this side breaks: drop the channel; the supervisor re-wires the worker.
+            guard workerAttachment[index] == attachment, let channel = workers.removeValue(forKey: index) else { return }
+            child.logChannelLoss("worker \(index)", error)
+            channel.close()
+            runLoop.eventLoop.execute { [runLoop, senders] in
+                senders.detachWorker(index)
+                runLoop.workerDetached(index)
+            }
+        case .toWorker, .toSupervisor:
+            break  // written by the run loop (RunLoopSenders)
         }
     }
 

@@ -20,6 +20,8 @@ enum Outgoing: Sendable {
     case toSupervisor(IPCMessage, requestID: UInt32 = 0)
     /// Every peer is gone after a shutdown: the process may exit.
     case finished
+    /// The run loop's writer to a worker broke (RunLoopSenders): drop that worker's channel.
+    case workerWriterBroke(Int, attachment: Int, IPCChannelError)
 }
 
 /// The peer manager's run loop (go-ethereum's Server.run), confined to one NIO event loop:
@@ -171,8 +173,9 @@ final class PeerRunLoop: @unchecked Sendable {
         links.setSweep(Self.sweepInterval(pingInterval: .milliseconds(Int64(s.pingIntervalMs))))
     }
 
-    /// How often every peer's timeouts are checked: each second, or twice per ping interval
-    /// when that is shorter (test configurations), so no timeout overshoots by much.
+    /// How often every peer's timeouts are checked (one pass, done in PeerSweep's steps): each
+    /// second, or twice per ping interval when that is shorter (test configurations), so no
+    /// timeout overshoots by much.
     static func sweepInterval(pingInterval: TimeAmount) -> TimeAmount {
         .nanoseconds(min(TimeAmount.seconds(1).nanoseconds, pingInterval.nanoseconds / 2))
     }

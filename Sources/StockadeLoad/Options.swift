@@ -4,7 +4,7 @@ import Sockets
 /// The command line: a mode, the daemon to load, and bounded knobs. Every count and duration
 /// has a range, so a typo cannot start an unbounded run.
 struct Options: Sendable {
-    enum Mode: String, Sendable { case handshakes, pings, scale, hold }
+    enum Mode: String, Sendable { case handshakes, pings, scale, hold, adoptCost = "adopt-cost" }
 
     var mode: Mode
     var target: EnodeURL
@@ -39,6 +39,11 @@ struct Options: Sendable {
     var source: SocketAddress?
     var lifetimeSeconds = 1800.0
 
+    /// adopt-cost's placeholder target, never dialed: the node whose key is 1 (its public key
+    /// is secp256k1's generator point), at a port nothing uses.
+    static let unusedEnode = "enode://79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798"
+        + "483ada7726a3c4655da4fbfc0e1108a8fd17b448a68554199c47d08ffb10d4b8@127.0.0.1:1"
+
     static let usageText = """
         StockadeLoad handshakes --enode URL --supervisor PID [--threads N] [--reference S] [--warmup S] [--window S] [--runs N]
         StockadeLoad pings --enode URL --supervisor PID [--peers N] [--ping-threads N] [--ping-rate N] [--threads N]
@@ -47,6 +52,7 @@ struct Options: Sendable {
                            [--holders N] [--peers N (probe)] [--ping-rate N] [--threads N] [--idle S] [--window S]
                            [--warmup S] [--lifetime S]
         StockadeLoad hold --enode URL --source 127.0.0.X [--lifetime S]   (lines on stdin: grow N, status, quit)
+        StockadeLoad adopt-cost [--peers N (connections per side and run)] [--runs N]   (no daemon)
         """
 
     init(_ arguments: [String]) throws(LoadError) {
@@ -113,7 +119,9 @@ struct Options: Sendable {
             }
             i += 1
         }
-        guard let target, let supervisor = supervisor ?? (mode == .hold ? 0 : nil) else {
+        // adopt-cost measures no daemon: a placeholder target it never dials.
+        if mode == .adoptCost, target == nil { target = try? EnodeURL(parsing: Self.unusedEnode) }
+        guard let target, let supervisor = supervisor ?? (mode == .hold || mode == .adoptCost ? 0 : nil) else {
             throw .usage("--enode and --supervisor are required\n\(Self.usageText)")
         }
         self.target = target

@@ -13,7 +13,8 @@ import Glibc
 /// 4. `stockade peers --json` and `stockade status` timed (wall, process start included), the
 ///    listing's entries counted;
 /// 5. a dial flood (connect, Hello, Ping, Disconnect) beside the held peers: the peer
-///    manager's CPU per new connection at this size.
+///    manager's CPU per new connection at this size, and the acceptor's and the workers' in the
+///    same window (the boundary's share of a handshake).
 ///
 /// One `scale size=… …` line per size on stdout.
 func measureScale(_ o: Options) throws(LoadError) {
@@ -91,7 +92,10 @@ func measureScale(_ o: Options) throws(LoadError) {
                        ("listed", "\(listed)"), ("list_ms", format(1000 * Percentiles(listSeconds).value(50)!, 1)),
                        ("status_ms", format(1000 * Percentiles(statusSeconds).value(50)!, 1)),
                        ("churn_completed", "\(completed)"), ("pm_us_per_conn", format(perConnection, 1)),
-                       ("churn_pm_cpu", format(churn.byRole["peer-manager"] ?? 0, 6))],
+                       ("churn_pm_cpu", format(churn.byRole["peer-manager"] ?? 0, 6)),
+                       // The process boundary's share at this size: (peer manager + acceptor) / workers.
+                       ("churn_acceptor_cpu", format(churn.byRole["acceptor"] ?? 0, 6)),
+                       ("churn_workers_cpu", format(churn.workers, 6))],
              cpu: idle)
     }
 }

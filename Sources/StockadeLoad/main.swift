@@ -133,6 +133,7 @@ do {
     case .pings: try measurePings(options)
     case .scale: try measureScale(options)
     case .hold: holdPeers(options)
+    case .adoptCost: try measureAdoptCost(runs: options.runs, batch: options.peers)
     }
 } catch {
     writeLine(2, "StockadeLoad: \(error)")

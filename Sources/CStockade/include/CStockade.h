@@ -65,4 +65,10 @@ int stockade_signal_unforward(int signo, int write_fd);
 /// live child's channel without any test hook in the daemon. -1 with errno on failure.
 int stockade_steal_fd(int pid, int fd);
 
+// epoll.c: a plain epoll loop's registration calls (close-on-exec instance; readable and peer
+// hang-up interest, the fd as the event's data). -1 with errno on failure.
+int stockade_epoll_create(void);
+int stockade_epoll_add_readable(int epfd, int fd);
+int stockade_epoll_remove(int epfd, int fd);
+
 #endif
