@@ -64,43 +64,9 @@ if [ "$PERF" = 1 ] && ! command -v perf > /dev/null; then
   $SUDO apt-get install -y -qq --no-install-recommends linux-perf > /dev/null
 fi
 
-if [ -n "${BIN_DIR:-}" ]; then
-  bin="$BIN_DIR"
-else
-  echo "== swift build -c release (stockade, StockadeTunnelBench)" >&2
-  for product in stockade StockadeTunnelBench; do
-    swift build -c release --scratch-path "$SCRATCH_PATH" --product "$product" >&2
-  done
-  bin="$(swift build -c release --scratch-path "$SCRATCH_PATH" --show-bin-path)"
-fi
+source ops/bench/common.sh
+build_release stockade StockadeTunnelBench
 tool="$bin/StockadeTunnelBench"
-
-work="$(mktemp -d)"
-started=()   # every process this script started, stopped by pid on exit
-cleanup() {
-  for pid in "${started[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for _ in $(seq 1 50); do
-    alive=0
-    for pid in "${started[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    [ "$alive" = 0 ] && break
-    sleep 0.1
-  done
-  for pid in "${started[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# wait_port PORT SECONDS PID: true once something accepts on 127.0.0.1:PORT, false when the time
-# passes or PID exits first.
-wait_port() {
-  local i
-  for i in $(seq 1 $(($2 * 10))); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    kill -0 "$3" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
-}
 
 # Ports: the source, each B's listen, each A's listen, and each A's forwards.
 read -r -a ports <<< "$("$tool" ports $((1 + LINKS + 2 + 2 * LINKS + 2)))"

@@ -136,45 +136,12 @@ ulimit -n "$(( $(ulimit -Hn) < 65536 ? $(ulimit -Hn) : 65536 ))" 2>/dev/null || 
 [ "$(ulimit -n)" -ge $((SESSIONS * 2 + 64)) ] ||
   echo "tunnel.sh: RLIMIT_NOFILE is $(ulimit -n): fewer than $SESSIONS idle sessions may open" >&2
 
-if [ -n "${BIN_DIR:-}" ]; then
-  bin="$BIN_DIR"
-else
-  echo "== swift build -c release (stockade, StockadeTunnelBench, StockadeBench)" >&2
-  for product in stockade StockadeTunnelBench StockadeBench; do
-    swift build -c release --scratch-path "$SCRATCH_PATH" --product "$product" >&2
-  done
-  bin="$(swift build -c release --scratch-path "$SCRATCH_PATH" --show-bin-path)"
-fi
+source ops/bench/common.sh
+build_release stockade StockadeTunnelBench StockadeBench
 tool="$bin/StockadeTunnelBench"
 
-work="$(mktemp -d)"
-started=()   # every process this script started, stopped by pid on exit
-cleanup() {
-  for pid in "${started[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for _ in $(seq 1 50); do
-    alive=0
-    for pid in "${started[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    [ "$alive" = 0 ] && break
-    sleep 0.1
-  done
-  for pid in "${started[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
 results="$work/results.txt"
 : > "$results"
-
-# wait_port PORT SECONDS PID: true once something accepts on 127.0.0.1:PORT, false when the time
-# passes or PID exits first.
-wait_port() {
-  local i
-  for i in $(seq 1 $(($2 * 10))); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    kill -0 "$3" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
-}
 
 read -r SRC SSH_D SSH_L SSH_PORT GCM_D GCM_PORT V_SOCKS V_FWD V_VMESS S_SOCKS S_FWD S_A S_B SINK <<< "$("$tool" ports 14)"
 
