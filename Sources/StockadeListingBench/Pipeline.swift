@@ -2,36 +2,34 @@ import Control
 import Foundation
 import IPC
 
-/// The listing's steps as the daemon takes them (before issue 10's changes: a verbatim copy of
-/// PeerRunLoop.page, PeerManager's reply encoding and Supervisor.askPeerManager's join).
+/// The listing's steps as the daemon takes them: PeerRunLoop.page (ControlListing.page, each
+/// entry encoded once) and PeerManager's IPC reply string; Supervisor.askPeerManagerListing's
+/// splice of the pages' entries into the client's line (no decoding, no re-encoding).
+/// (Before issue 10's change this file copied the old steps: every entry encoded twice in the
+/// peer manager, every page decoded and the whole listing re-encoded by the supervisor.)
 enum Pipeline {
     static func pmPage(_ all: [PeerInfo], from offset: Int) -> (String, Int?) {
-        let budget = IPCLimits.maxControlReplyLength - 1024
-        var used = 0, end = max(0, min(offset, all.count))
-        while end < all.count {
-            let size = ControlCoding.line(all[end]).count + 1
-            if used + size > budget && end > offset { break }
-            used += size
-            end += 1
-        }
-        let (page, next) = (Array(all[min(offset, all.count)..<end]), end < all.count ? end : nil)
-        var result = ControlResult(peers: page)
-        result.next = next
-        let json = String(decoding: ControlCoding.line(ControlReply.success(result)).dropLast(), as: UTF8.self)
+        let (reply, next) = ControlListing.page(all, from: offset, key: .peers, budget: IPCLimits.maxControlReplyLength - 1024)
+        let json = String(decoding: reply, as: UTF8.self)
+        guard reply.count > IPCLimits.maxControlReplyLength else { return (json, next) }
         return (String(json.prefix(IPCLimits.maxControlReplyLength)), next)
     }
 
     static func supervisorJoin(_ pages: [String]) -> [UInt8] {
-        var joined: ControlResult?
+        var joined: [UInt8]?
         for json in pages {
-            let answer = (try? ControlCoding.decode(ControlReply.self, Array(json.utf8))) ?? .failure("unreadable")
-            guard answer.ok, var page = answer.result else { return ControlCoding.line(answer) }
-            if let joined {
-                page.peers = joined.peers.map { $0 + (page.peers ?? []) } ?? page.peers
+            let bytes = Array(json.utf8)
+            guard let (head, items) = ControlListing.split(bytes, key: .peers) else {
+                return ControlCoding.line((try? ControlCoding.decode(ControlReply.self, bytes)) ?? .failure("unreadable"))
             }
-            joined = page
+            if joined == nil && head.result?.next == nil { return bytes + [0x0a] }
+            var all = joined ?? []
+            if !items.isEmpty {
+                if !all.isEmpty { all.append(0x2c) }
+                all.append(contentsOf: items)
+            }
+            joined = all
         }
-        joined?.next = nil
-        return ControlCoding.line(ControlReply.success(joined))
+        return ControlListing.reply(.peers, items: (joined ?? [])[...]) + [0x0a]
     }
 }

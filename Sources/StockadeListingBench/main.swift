@@ -73,6 +73,8 @@ for _ in 0..<runs {
     let printed = try encoder.encode(reply.result?.peers ?? [])
     cliT.append(cpu() - t0)
     precondition(reply.result?.peers == peers && printed.count > 0, "the listing does not round-trip")
+    precondition(line == ControlCoding.line(ControlReply.success(ControlResult(peers: peers))),
+                 "the joined line differs from encoding the whole reply")
     pageCount = pages.count
     lineBytes = line.count
 }
