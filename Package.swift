@@ -107,6 +107,7 @@ let package = Package(
         .executableTarget(name: "StockadeBench", dependencies: [
             "Keccak", "Secp256k1", "RLPxFrame", "RLPxHandshake", "DevP2P", "Snappy", "Enode",
         ]),
+        .executableTarget(name: "StockadeListingBench", dependencies: ["Control", "IPC"]),
         .executableTarget(name: "StockadeLoad", dependencies: [
             "PeerLink", "DevP2P", "Enode", "RLPxHandshake", "Secp256k1", "Sockets", "CStockade",
             // adopt-cost: swift-nio's channel setup against a plain epoll loop (issue 10).

@@ -59,6 +59,12 @@ public struct ControlReply: Codable, Sendable, Equatable {
     /// connect: the request cannot name anything (bad or ambiguous PEER, bad TARGET).
     public var usage: Bool?
 
+    /// The wire's snake_case names, spelled out (no key strategy converts them).
+    enum CodingKeys: String, CodingKey {
+        case ok, error, result, usage
+        case muxError = "mux_error"
+    }
+
     public init(ok: Bool, error: String? = nil, result: ControlResult? = nil, muxError: UInt8? = nil, usage: Bool? = nil) {
         self.ok = ok
         self.error = error
@@ -84,6 +90,11 @@ public struct ControlResult: Codable, Sendable, Equatable {
     public var trustedNodes: [String]?
     /// Between the peer manager and the supervisor: the offset of the next page, if any.
     public var next: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case status, peers, enode, message, sessions, forwards, next
+        case staticNodes = "static_nodes", trustedNodes = "trusted_nodes"
+    }
 
     public init(status: NodeStatus? = nil, peers: [PeerInfo]? = nil, enode: String? = nil, message: String? = nil,
                 sessions: [SessionInfo]? = nil, forwards: [ForwardInfo]? = nil) {
@@ -115,6 +126,12 @@ public struct SessionInfo: Codable, Sendable, Equatable {
     public var sendWindow: Int
     public var buffered: Int
     public var ageSeconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case peer, session, direction, target, state, local, buffered
+        case bytesIn = "bytes_in", bytesOut = "bytes_out", receiveWindow = "receive_window", sendWindow = "send_window"
+        case ageSeconds = "age_seconds"
+    }
 
     public init(peer: String, session: UInt16, direction: String, target: String, state: String, local: String,
                 bytesIn: UInt64, bytesOut: UInt64, receiveWindow: Int, sendWindow: Int, buffered: Int, ageSeconds: Double) {
@@ -169,10 +186,11 @@ public struct PeerInfo: Codable, Sendable, Equatable {
     /// diagnosis and tests of the spread (`[node] link_threads`).
     public var linkLoop: Int?
 
-    /// `clientID` is `client_id` on the wire (the snake_case strategies meet at "clientId").
+    /// The wire's snake_case names, spelled out (no key strategy converts them).
     enum CodingKeys: String, CodingKey {
-        case id, address, direction, trusted, `static`, capabilities, connectedSince, bytesIn, bytesOut, linkLoop
-        case clientID = "clientId"
+        case id, address, direction, trusted, `static`, capabilities
+        case clientID = "client_id", connectedSince = "connected_since", bytesIn = "bytes_in", bytesOut = "bytes_out"
+        case linkLoop = "link_loop"
     }
 
     public init(id: String, clientID: String, address: String, direction: String, trusted: Bool, isStatic: Bool,
@@ -206,6 +224,13 @@ public struct NodeStatus: Codable, Sendable, Equatable {
     /// What is wrong while the node still serves (a child crash-looping or restarting); empty
     /// when healthy. Optional so that replies of older daemons still decode.
     public var degraded: [String]?
+
+    enum CodingKeys: String, CodingKey {
+        case enode, restarts, degraded
+        case peersInbound = "peers_inbound", peersOutbound = "peers_outbound", pendingHandshakes = "pending_handshakes"
+        case handshakesPerSecond = "handshakes_per_second", workersUp = "workers_up", workersTotal = "workers_total"
+        case staticNodes = "static_nodes", trustedNodes = "trusted_nodes", uptimeSeconds = "uptime_seconds"
+    }
 
     public init(enode: String, peersInbound: UInt64, peersOutbound: UInt64, pendingHandshakes: UInt64, handshakesPerSecond: UInt64,
                 workersUp: Int, workersTotal: Int, restarts: Int, staticNodes: Int, trustedNodes: Int, uptimeSeconds: Double,
@@ -246,6 +271,11 @@ public struct ControlEvent: Codable, Sendable, Equatable {
     public var detail: String
     public var time: Double
 
+    enum CodingKeys: String, CodingKey {
+        case event, id, address, direction, reason, by, detail, time
+        case reasonCode = "reason_code"
+    }
+
     public init(event: String, id: String, address: String, direction: String, reason: String?, reasonCode: UInt8?,
                 by: String?, detail: String, time: Double) {
         self.event = event
@@ -261,31 +291,39 @@ public struct ControlEvent: Codable, Sendable, Equatable {
 }
 
 /// JSON lines in and out.
+///
+/// Every Control type spells its snake_case keys in its CodingKeys, so the coders convert no
+/// key names (the conversion was a quarter of a 10,000-peer listing's CPU, issue 10), and one
+/// encoder and one decoder serve every line (both are safe to share once configured).
 public enum ControlCoding {
     public static func line<T: Encodable>(_ value: T) -> [UInt8] {
-        var bytes = Array((try? encoder.encode(value)) ?? Data("{}".utf8))
+        var bytes = Array((try? shared.encode(value)) ?? Data("{}".utf8))
         bytes.append(0x0a)
         return bytes
     }
 
-    public static func decode<T: Decodable>(_ type: T.Type, _ line: some Collection<UInt8>) throws -> T {
-        try decoder.decode(type, from: Data(line))
+    /// `value`'s JSON, no newline (nil if it cannot be encoded).
+    public static func json<T: Encodable>(_ value: T) -> Data? {
+        try? shared.encode(value)
     }
 
-    /// One style for every key a script reads: snake_case (`peers_inbound`, `client_id`),
-    /// sorted, slashes as they are (`enode://…`, not `enode:\/\/…`).
+    public static func decode<T: Decodable>(_ type: T.Type, _ line: some Collection<UInt8>) throws -> T {
+        try sharedDecoder.decode(type, from: Data(line))
+    }
+
+    /// One style for every key a script reads: snake_case (`peers_inbound`, `client_id`: the
+    /// types' CodingKeys), sorted, slashes as they are (`enode://…`, not `enode:\/\/…`).
+    /// A new encoder, for callers that change its formatting (the CLI's `--json`).
     public static var encoder: JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
         return encoder
     }
 
-    public static var decoder: JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return decoder
-    }
+    public static var decoder: JSONDecoder { JSONDecoder() }
+
+    private static let shared: JSONEncoder = encoder
+    private static let sharedDecoder = JSONDecoder()
 
     /// Longest request line the daemon reads: a request is a command and one enode URL.
     public static let maximumRequestLength = 4096

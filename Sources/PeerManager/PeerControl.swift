@@ -10,27 +10,23 @@ import NodeConfig
 /// RemovePeer, AddTrustedPeer, RemoveTrustedPeer, PeersInfo, and a disconnect by ID).
 /// Changes take effect at once; the answer says what happened in words.
 extension PeerRunLoop {
-    /// The answer to `request`; listings gather from every link loop, so they come later.
-    func control(_ request: ControlRequest) -> EventLoopFuture<ControlReply> {
+    /// The answer to `request` as its reply's JSON (no newline); listings gather from every
+    /// link loop, so they come later, a page at a time, each entry encoded once.
+    func control(_ request: ControlRequest) -> EventLoopFuture<[UInt8]> {
         eventLoop.preconditionInEventLoop()
         switch request.command {
         case .peers:
             return peerListing(from: request.offset ?? 0).map { [self] infos in
-                let (page, next) = Self.page(infos, from: request.offset ?? 0)
+                let (json, next) = Self.page(infos, from: request.offset ?? 0, key: .peers)
                 if next == nil { dropPeerListing() }
-                var result = ControlResult(peers: page)
-                result.next = next
-                return .success(result)
+                return json
             }
         case .sessions:
             return sessionInfos().map { all in
-                let (page, next) = Self.page(all, from: request.offset ?? 0)
-                var result = ControlResult(sessions: page)
-                result.next = next
-                return .success(result)
+                Self.page(all, from: request.offset ?? 0, key: .sessions).json
             }
         default:
-            return eventLoop.makeSucceededFuture(answer(request))
+            return eventLoop.makeSucceededFuture(Array(ControlCoding.line(answer(request)).dropLast()))
         }
     }
 
@@ -86,18 +82,11 @@ extension PeerRunLoop {
         }
     }
 
-    /// Entries from `offset` whose JSON fits one IPC reply (`IPCLimits.maxControlReplyLength`,
-    /// with room for the envelope), and where the next page starts, if there is one.
-    static func page<T: Encodable>(_ all: [T], from offset: Int) -> ([T], Int?) {
-        let budget = IPCLimits.maxControlReplyLength - 1024
-        var used = 0, end = max(0, min(offset, all.count))
-        while end < all.count {
-            let size = ControlCoding.line(all[end]).count + 1
-            if used + size > budget && end > offset { break }
-            used += size
-            end += 1
-        }
-        return (Array(all[min(offset, all.count)..<end]), end < all.count ? end : nil)
+    /// The reply (JSON, no newline) of the entries from `offset` whose JSON fits one IPC reply
+    /// (`IPCLimits.maxControlReplyLength`, with room for the envelope), and where the next
+    /// page starts, if there is one. Each entry is encoded once (ControlListing).
+    static func page<T: Encodable>(_ all: [T], from offset: Int, key: ControlListing.Key) -> (json: [UInt8], next: Int?) {
+        ControlListing.page(all, from: offset, key: key, budget: IPCLimits.maxControlReplyLength - 1024)
     }
 
     private func withEnode(_ request: ControlRequest, _ body: (EnodeURL) -> ControlReply) -> ControlReply {

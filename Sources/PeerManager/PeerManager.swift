@@ -126,12 +126,14 @@ public final class PeerManager {
             attachWorker(Int(a.neighbourIndex), fd: frame.descriptors[0])
         case .controlRequest(let r):
             let requestID = frame.requestID
-            let message: @Sendable (Control.ControlReply) -> IPCMessage = { reply in
-                let json = String(decoding: ControlCoding.line(reply).dropLast(), as: UTF8.self)
+            let message: @Sendable ([UInt8]) -> IPCMessage = { reply in
+                let json = String(decoding: reply, as: UTF8.self)
+                guard reply.count > IPCLimits.maxControlReplyLength else { return .controlReply(.init(json: json)) }
                 return .controlReply(.init(json: String(json.prefix(IPCLimits.maxControlReplyLength))))
             }
             guard let request = try? ControlCoding.decode(Control.ControlRequest.self, Array(r.json.utf8)) else {
-                try? child.control.send(message(.failure("unreadable control request")), requestID: requestID)
+                let refusal = ControlCoding.line(Control.ControlReply.failure("unreadable control request")).dropLast()
+                try? child.control.send(message(Array(refusal)), requestID: requestID)
                 return
             }
             // Answered on the run loop (listings gather every link loop's figures first), in

@@ -49,6 +49,9 @@ final class ControlServer {
     private var connections: [Int32: Connection] = [:]
     /// Answers a request; calls `reply` exactly once (now or later).
     var handler: (ControlRequest, _ reply: @escaping (ControlReply) -> Void) -> Void = { _, reply in reply(.failure("not ready")) }
+    /// When set, answers instead of `handler`, with the reply line ready made (newline
+    /// included): a listing joined from the peer manager's pages without re-encoding them.
+    var lineHandler: ((ControlRequest, _ reply: @escaping (_ line: [UInt8]) -> Void) -> Void)?
     /// Takes over a `connect` connection: its socket (now the caller's to close), and the bytes
     /// the client sent after its request line. The server has forgotten the connection.
     var connectHandler: (ControlRequest, _ fd: Int32, _ earlyData: [UInt8]) -> Void = { _, fd, _ in
@@ -264,16 +267,25 @@ final class ControlServer {
             return
         }
         c.busy = true
-        handler(request) { [weak self, weak c] reply in
+        let answered: ([UInt8]) -> Void = { [weak self, weak c] line in
             guard let self, let c, self.connections[c.fd] === c else { return }
             c.busy = false
-            self.respond(c, reply)
+            self.respond(c, line: line)
             self.takeRequests(c)
+        }
+        if let lineHandler {
+            lineHandler(request, answered)
+        } else {
+            handler(request) { answered(ControlCoding.line($0)) }
         }
     }
 
     private func respond(_ c: Connection, _ reply: ControlReply) {
-        c.output += ControlCoding.line(reply)
+        respond(c, line: ControlCoding.line(reply))
+    }
+
+    private func respond(_ c: Connection, line: [UInt8]) {
+        c.output += line
         flush(c)
     }
 

@@ -51,7 +51,9 @@ public final class Supervisor {
     /// they are gone with it, and each still gets its one peer-dropped event from here.
     private var livePeers: [[UInt8]: IPCMessage.PeerEvent] = [:]
     /// Control commands forwarded to the peer manager, by request id.
-    private var pendingControl: [UInt32: (ControlReply) -> Void] = [:]
+    /// Control requests the peer manager has yet to answer: each gets the reply's JSON or,
+    /// when there is none (not sent, timed out), the failure to report.
+    private var pendingControl: [UInt32: (PeerManagerAnswer) -> Void] = [:]
     /// add-peer, remove-peer, trust and untrust that succeeded, latest per node and list.
     private var runtimeListEdits: [ControlRequest] = []
     private var nextControlRequest: UInt32 = 0
@@ -342,7 +344,7 @@ public final class Supervisor {
             channelLost(lost, by: slot)
         case .controlReply(let r):
             guard let reply = pendingControl.removeValue(forKey: frame.requestID) else { return }
-            reply((try? ControlCoding.decode(ControlReply.self, Array(r.json.utf8))) ?? .failure("unreadable reply from the peer manager"))
+            reply(.json(r.json))
         default:
             break
         }
@@ -533,6 +535,7 @@ public final class Supervisor {
         do {
             let server = try ControlServer(path: config.resolvedControlSocket, loop: loop)
             server.handler = { [unowned self] request, reply in control(request, reply: reply) }
+            server.lineHandler = { [unowned self] request, reply in controlLine(request, reply: reply) }
             server.connectHandler = { [unowned self] request, fd, early in connect(request, fd: fd, earlyData: early) }
             controlServer = server
             log("control socket \(config.resolvedControlSocket)")
@@ -554,6 +557,16 @@ public final class Supervisor {
             } catch {
                 log("no metrics endpoint on \(config.metrics.listen): \(error)", level: .warning)
             }
+        }
+    }
+
+    /// `control`, answered as the reply line; listings are joined from the peer manager's pages
+    /// as they come, without decoding and re-encoding their entries (issue 10).
+    private func controlLine(_ request: ControlRequest, reply: @escaping ([UInt8]) -> Void) {
+        switch request.command {
+        case .peers: askPeerManagerListing(request, key: .peers, reply: reply)
+        case .sessions: askPeerManagerListing(request, key: .sessions, reply: reply)
+        default: control(request) { reply(ControlCoding.line($0)) }
         }
     }
 
@@ -622,15 +635,13 @@ public final class Supervisor {
     /// Sends `request` to the peer manager. Lists (peers, sessions) come back in pages that each
     /// fit an IPC reply; they are asked for one after another and joined (issue 9, fault 12).
     private func askPeerManager(_ request: ControlRequest, joined: ControlResult? = nil, reply: @escaping (ControlReply) -> Void) {
-        guard let pm = slots.first(where: { $0.role == .peerManager }), let channel = pm.control, pm.ready else {
-            reply(.failure("the peer manager is not running (restarting?); try again"))
-            return
-        }
-        nextControlRequest &+= 1
-        if nextControlRequest == 0 { nextControlRequest = 1 }
-        let id = nextControlRequest
-        let json = String(decoding: ControlCoding.line(request).dropLast(), as: UTF8.self)
-        pendingControl[id] = { [weak self] answer in
+        sendToPeerManager(request) { [weak self] pmAnswer in
+            let answer: ControlReply
+            switch pmAnswer {
+            case .failure(let message): return reply(.failure(message))
+            case .json(let json):
+                answer = (try? ControlCoding.decode(ControlReply.self, Array(json.utf8))) ?? .failure("unreadable reply from the peer manager")
+            }
             guard answer.ok, var page = answer.result else { return reply(answer) }
             if let joined {
                 page.peers = joined.peers.map { $0 + (page.peers ?? []) } ?? page.peers
@@ -644,9 +655,57 @@ public final class Supervisor {
             more.offset = next
             self.askPeerManager(more, joined: page, reply: reply)
         }
+    }
+
+    /// A listing (peers, sessions) as the reply line, its pages asked for one after another
+    /// and their entries spliced together as the peer manager encoded them (ControlListing): a
+    /// listing of one page goes to the client as it came. What is no page (a refusal) is
+    /// passed on as the reply it is.
+    private func askPeerManagerListing(_ request: ControlRequest, key: ControlListing.Key, joined: [UInt8]? = nil,
+                                       reply: @escaping ([UInt8]) -> Void) {
+        sendToPeerManager(request) { [weak self] pmAnswer in
+            let bytes: [UInt8]
+            switch pmAnswer {
+            case .failure(let message): return reply(ControlCoding.line(ControlReply.failure(message)))
+            case .json(let json): bytes = Array(json.utf8)
+            }
+            guard let (head, items) = ControlListing.split(bytes, key: key) else {
+                let answer = (try? ControlCoding.decode(ControlReply.self, bytes)) ?? .failure("unreadable reply from the peer manager")
+                return reply(ControlCoding.line(answer))
+            }
+            let next = head.result?.next
+            if joined == nil && next == nil { return reply(bytes + [0x0a]) }
+            var all = joined ?? []
+            if !items.isEmpty {
+                if !all.isEmpty { all.append(0x2c) }
+                all.append(contentsOf: items)
+            }
+            guard let next, let self else { return reply(ControlListing.reply(key, items: all[...]) + [0x0a]) }
+            var more = request
+            more.offset = next
+            self.askPeerManagerListing(more, key: key, joined: all, reply: reply)
+        }
+    }
+
+    private enum PeerManagerAnswer {
+        case json(String)
+        case failure(String)
+    }
+
+    /// Sends `request` to the peer manager; `answer` gets its reply, or why there is none.
+    private func sendToPeerManager(_ request: ControlRequest, answer: @escaping (PeerManagerAnswer) -> Void) {
+        guard let pm = slots.first(where: { $0.role == .peerManager }), let channel = pm.control, pm.ready else {
+            answer(.failure("the peer manager is not running (restarting?); try again"))
+            return
+        }
+        nextControlRequest &+= 1
+        if nextControlRequest == 0 { nextControlRequest = 1 }
+        let id = nextControlRequest
+        let json = String(decoding: ControlCoding.line(request).dropLast(), as: UTF8.self)
+        pendingControl[id] = answer
         do { try channel.send(.controlRequest(.init(json: json)), requestID: id) } catch {
             pendingControl[id] = nil
-            reply(.failure("cannot reach the peer manager: \(error)"))
+            answer(.failure("cannot reach the peer manager: \(error)"))
             return
         }
         loop.schedule(after: Self.controlTimeout) { [weak self] in
