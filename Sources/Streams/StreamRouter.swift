@@ -202,9 +202,7 @@ public final class StreamRouter {
                 return deny(mux, id, target: target, reason: reason)
             }
             mux.connecting[id] = PendingExit()
-            let ipv6: Bool
-            if case .address(let ip, _) = exitTarget { ipv6 = !ip.isIPv4 } else { ipv6 = false }
-            UDPExit(router: self, mux: mux, id: id, target: target).start(ipv6: ipv6)
+            UDPExit(router: self, mux: mux, id: id, target: target).start()
             return
         }
         let deadline = NIODeadline.now() + .milliseconds(Int64(settings.connectTimeoutMs))

@@ -27,6 +27,8 @@ final class UDPExit: DatagramEndpoint {
     private var repliesFrom: [NIOCore.SocketAddress: MuxTarget] = [:]
     private(set) var lastActivity = NIODeadline.now()
     private var closed = false
+    /// The socket is IPv6 with IPV6_V6ONLY off: IPv4 destinations go to their v4-mapped form.
+    private var dualStack = false
 
     /// Destinations remembered per session (a DNS client asking many servers, a game): past
     /// this, datagrams to new ones are dropped rather than the table grown.
@@ -41,18 +43,28 @@ final class UDPExit: DatagramEndpoint {
         self.target = target
     }
 
-    /// Binds the session's socket (IPv4 or IPv6 after the first destination's family, any
-    /// port), then tells the link the session is open.
-    func start(ipv6: Bool) {
+    /// Binds the session's socket, any port, then tells the link the session is open. One
+    /// dual-stack IPv6 socket (IPV6_V6ONLY off, RFC 3493 section 5.3) serves destinations of
+    /// both families, since a session's later datagrams may name either, whatever the New's
+    /// was; IPv4 ones are sent to their v4-mapped address (::ffff:a.b.c.d) and answer from it.
+    /// Where IPv6 is off (no `::` to bind), an IPv4 socket serves the IPv4 destinations alone.
+    func start() {
         router.udpExits[ObjectIdentifier(self)] = self
-        DatagramBootstrap(group: router.eventLoop)
+        bind(dualStack: true)
+    }
+
+    private func bind(dualStack: Bool) {
+        var bootstrap = DatagramBootstrap(group: router.eventLoop)
             .readingWholeDatagrams()
             .channelInitializer { [weak self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let self { try channel.pipeline.syncOperations.addHandler(UDPReceiveHandler { [weak self] in self?.reply($0, from: $1) }) }
                 }
             }
-            .bind(host: ipv6 ? "::" : "0.0.0.0", port: 0)
+        if dualStack {
+            bootstrap = bootstrap.channelOption(ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 0)
+        }
+        bootstrap.bind(host: dualStack ? "::" : "0.0.0.0", port: 0)
             .whenComplete { result in
                 // Held until the bind completes, so a socket bound after the session ended is closed.
                 switch result {
@@ -63,7 +75,11 @@ final class UDPExit: DatagramEndpoint {
                         return
                     }
                     self.channel = channel
+                    self.dualStack = dualStack
                     mux.exitDatagramsReady(self.id, endpoint: self)
+                case .failure(let error) where dualStack:
+                    self.router.debug("UDP session \(self.id): no IPv6 socket (\(error)); IPv4 destinations only")
+                    self.bind(dualStack: false)
                 case .failure(let error):
                     self.router.udpExits[ObjectIdentifier(self)] = nil
                     self.mux?.exitFailed(self.id, .generalFailure)
@@ -129,7 +145,11 @@ final class UDPExit: DatagramEndpoint {
     }
 
     private func admit(_ destination: MuxTarget, _ ip: IPAddress, _ port: UInt16, first: [[UInt8]]) {
-        guard let address = try? NIOCore.SocketAddress(ipAddress: ip.description, port: Int(port)) else {
+        // On the dual-stack socket an IPv4 peer is ::ffff:a.b.c.d both ways (a reply comes from
+        // that form, so it is the key of `repliesFrom` too); on an IPv4 socket an IPv6 one
+        // cannot be reached.
+        let text = ip.isIPv4 && dualStack ? "::ffff:\(ip.description)" : ip.description
+        guard ip.isIPv4 || dualStack, let address = try? NIOCore.SocketAddress(ipAddress: text, port: Int(port)) else {
             verdicts[destination] = .denied
             return drop()
         }

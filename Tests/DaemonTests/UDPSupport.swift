@@ -11,15 +11,18 @@ import Glibc
 // a SOCKS5 UDP ASSOCIATE client, a tiny DNS resolver and client, a TCP echo server, and a pair
 // of daemons joined as entry and exit. Every wait is bounded.
 
-/// A non-blocking UDP socket on 127.0.0.1 (an ephemeral port unless `port` is given).
+/// A non-blocking UDP socket on 127.0.0.1, or on `host` (::1), an ephemeral port unless `port`
+/// is given; it sends to ports on the same host.
 final class LoopbackUDPSocket: @unchecked Sendable {
     let fd: Int32
     let port: UInt16
+    let host: String
     private let lock = NSLock()
     private var closed = false
 
-    init(port: UInt16 = 0, receiveBuffer: Int32? = nil) throws {
-        guard let any = SocketAddress(ip: "127.0.0.1", port: port) else { throw DaemonTestError("bad address") }
+    init(port: UInt16 = 0, receiveBuffer: Int32? = nil, host: String = "127.0.0.1") throws {
+        self.host = host
+        guard let any = SocketAddress(ip: host, port: port) else { throw DaemonTestError("bad address") }
         fd = try TCPSocket.bindUDP(on: any)
         if var size = receiveBuffer { setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
         guard let bound = SocketAddress.local(of: fd) else {
@@ -29,10 +32,10 @@ final class LoopbackUDPSocket: @unchecked Sendable {
         self.port = bound.port
     }
 
-    /// Sends one datagram to 127.0.0.1:`port`; false if the kernel did not take it whole.
+    /// Sends one datagram to `host`:`port`; false if the kernel did not take it whole.
     @discardableResult
     func send(_ bytes: [UInt8], to port: UInt16) -> Bool {
-        guard let to = SocketAddress(ip: "127.0.0.1", port: port) else { return false }
+        guard let to = SocketAddress(ip: host, port: port) else { return false }
         let n = to.withSockaddr { address, length in
             bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL), address, length) }
         }
@@ -88,8 +91,8 @@ final class LoopbackUDPServer: @unchecked Sendable {
     private var count = 0
     private let finished = DispatchSemaphore(value: 0)
 
-    init(answer: @escaping @Sendable ([UInt8]) -> [UInt8]?) throws {
-        socket = try LoopbackUDPSocket()
+    init(host: String = "127.0.0.1", answer: @escaping @Sendable ([UInt8]) -> [UInt8]?) throws {
+        socket = try LoopbackUDPSocket(host: host)
         port = socket.port
         Thread.detachNewThread { [self] in
             // Bounded by `stop` (and by the test's own time limit): each wait is 100 ms.
@@ -103,8 +106,8 @@ final class LoopbackUDPServer: @unchecked Sendable {
     }
 
     /// An echo server whose replies start with `tag`, so a test can tell its servers apart.
-    static func echo(tag: [UInt8] = []) throws -> LoopbackUDPServer {
-        try LoopbackUDPServer { tag + $0 }
+    static func echo(tag: [UInt8] = [], host: String = "127.0.0.1") throws -> LoopbackUDPServer {
+        try LoopbackUDPServer(host: host) { tag + $0 }
     }
 
     var received: Int { lock.withLock { count } }
@@ -184,6 +187,7 @@ final class SOCKS5UDPClient {
     /// A datagram's address in the SOCKS5 UDP header.
     enum Address: Equatable, CustomStringConvertible {
         case ipv4([UInt8], UInt16)
+        case ipv6([UInt8], UInt16)
         case domain(String, UInt16)
 
         static func loopback(_ port: UInt16) -> Address { .ipv4([127, 0, 0, 1], port) }
@@ -191,6 +195,7 @@ final class SOCKS5UDPClient {
         var encoded: [UInt8] {
             switch self {
             case .ipv4(let ip, let port): return [0x01] + ip + [UInt8(port >> 8), UInt8(truncatingIfNeeded: port)]
+            case .ipv6(let ip, let port): return [0x04] + ip + [UInt8(port >> 8), UInt8(truncatingIfNeeded: port)]
             case .domain(let name, let port):
                 return [0x03, UInt8(name.utf8.count)] + Array(name.utf8) + [UInt8(port >> 8), UInt8(truncatingIfNeeded: port)]
             }
@@ -199,6 +204,7 @@ final class SOCKS5UDPClient {
         var description: String {
             switch self {
             case .ipv4(let ip, let port): return ip.map(String.init).joined(separator: ".") + ":\(port)"
+            case .ipv6(let ip, let port): return "[\(ip.map { String($0, radix: 16) }.joined(separator: ","))]:\(port)"
             case .domain(let name, let port): return "\(name):\(port)"
             }
         }
@@ -244,6 +250,9 @@ final class SOCKS5UDPClient {
         case 0x01:
             guard d.count >= 10 else { return nil }
             return (.ipv4(Array(d[4..<8]), UInt16(d[8]) << 8 | UInt16(d[9])), Array(d[10...]))
+        case 0x04:
+            guard d.count >= 22 else { return nil }
+            return (.ipv6(Array(d[4..<20]), UInt16(d[20]) << 8 | UInt16(d[21])), Array(d[22...]))
         case 0x03:
             guard d.count >= 5 else { return nil }
             let n = Int(d[4])

@@ -169,6 +169,32 @@ final class UDPTests: XCTestCase {
         XCTAssertEqual(tunnel.metric(\.exitMetrics, "stockade_sessions_open"), 1)
     }
 
+    /// A session opened to an IPv4 destination may name an IPv6 one in later datagrams (SOCKS5
+    /// UDP headers carry either): the exit's one socket serves both families, and each reply
+    /// comes back named as it was sent to.
+    func testOneSessionToAnIPv4AndAnIPv6Destination() throws {
+        let v4 = try LoopbackUDPServer.echo(tag: Array("v4:".utf8))
+        let v6 = try LoopbackUDPServer.echo(tag: Array("v6:".utf8), host: "::1")
+        defer { v4.stop(); v6.stop() }
+        let tunnel = try UDPTunnel(for: self, exitStreams: { entry in
+            Self.allow(entry, ["127.0.0.1:\(v4.port)", "[::1]:\(v6.port)"])
+        }, entryStreams: { _ in "" })
+        defer { tunnel.stop() }
+
+        let socks = try SOCKS5UDPClient(socksPort: tunnel.socksPort)
+        defer { socks.close() }
+        var strays: [(from: SOCKS5UDPClient.Address, payload: [UInt8])] = []
+        let a = SOCKS5UDPClient.Address.loopback(v4.port)
+        let b = SOCKS5UDPClient.Address.ipv6([UInt8](repeating: 0, count: 15) + [1], v6.port)
+        for round in 0..<3 {
+            let sent = Self.payload(200, seed: round)
+            assertSameBytes(socks.exchange(sent, with: a, others: &strays), Array("v4:".utf8) + sent, "IPv4, round \(round)")
+            assertSameBytes(socks.exchange(sent, with: b, others: &strays), Array("v6:".utf8) + sent, "IPv6, round \(round)")
+        }
+        XCTAssertTrue(strays.isEmpty, "replies named otherwise: \(strays.map(\.from))")
+        XCTAssertEqual(tunnel.metric(\.exitMetrics, #"stockade_session_opens_total{result="accepted",reason=""}"#) { $0 >= 1 }, 1)
+    }
+
     /// A flood into a target that never reads: both peer managers' memory stays bounded, the
     /// drops are counted, and a TCP session and another UDP session on the link keep working.
     func testFloodIntoATargetThatDoesNotRead() throws {
