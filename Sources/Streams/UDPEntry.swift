@@ -118,8 +118,13 @@ final class SOCKS5UDPAssociation: UDPEntryOwner {
     private let expectedPort: Int
     private var relay: Channel?
     private var sessions: [[UInt8]: UDPEntrySession] = [:]
-    /// How the client wrote each destination, to answer in the same form.
-    private var names: [MuxTarget: (address: SOCKS5Address, port: UInt16)] = [:]
+    /// How the client wrote each destination, per peer, to answer in the same form: two peers
+    /// may offer the same service name, so a reply's name is looked up by the peer it came from.
+    private var names: [PeerTarget: (address: SOCKS5Address, port: UInt16)] = [:]
+    private struct PeerTarget: Hashable {
+        let peer: [UInt8]
+        let target: MuxTarget
+    }
     private var closed = false
 
     init(router: StreamRouter, config: NodeConfig.Socks5, tcpClient: NIOCore.SocketAddress?, request: SOCKS5Request) {
@@ -170,21 +175,22 @@ final class SOCKS5UDPAssociation: UDPEntryOwner {
             peer = exit
             target = MuxTarget(network: .udp, address: address.muxAddress, port: port)
         }
-        if names[target] == nil, names.count < UDPExit.maxDestinations { names[target] = (address, port) }
+        let key = PeerTarget(peer: peer, target: target)
+        if names[key] == nil, names.count < UDPExit.maxDestinations { names[key] = (address, port) }
         if let session = sessions[peer], !session.ended {
             session.send(payload, to: target)
             return
         }
         let session = UDPEntrySession(target: target,
-                                      onReply: { [weak self] bytes, from in self?.toClient(bytes, from: from ?? target) },
+                                      onReply: { [weak self] bytes, from in self?.toClient(bytes, from: from ?? target, peer: peer) },
                                       onClosed: { [weak self] _ in self?.sessions[peer] = nil })
         sessions[peer] = session
         router.openDatagramEntry(peer: peer, target: target, first: payload, session: session)
     }
 
-    private func toClient(_ bytes: [UInt8], from source: MuxTarget) {
+    private func toClient(_ bytes: [UInt8], from source: MuxTarget, peer: [UInt8]) {
         guard !closed, let relay, let client else { return }
-        let (address, port) = names[source] ?? (SOCKS5Address(source.address), source.port)
+        let (address, port) = names[PeerTarget(peer: peer, target: source)] ?? (SOCKS5Address(source.address), source.port)
         var datagram: [UInt8] = [0, 0, 0]
         datagram += SOCKS5ServerHandshake.reply(.succeeded, bound: address, port: port).dropFirst(3)
         datagram += bytes

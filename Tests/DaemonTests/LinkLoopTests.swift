@@ -23,17 +23,18 @@ final class LinkLoopTests: XCTestCase {
         defer { udpEcho.stop() }
         let aKey = try NodeKeyOnDisk(in: try scratchDirectory(for: self))
         var exits: [(daemon: DaemonProcess, enode: String, id: String)] = []
-        // The UDP services are named apart: a SOCKS5 association names its replies by service and
-        // port only (UDPEntry.swift, `names`), so one name on two peers would be answered as one.
+        // Both exits offer the UDP service `uecho` too: one SOCKS5 association talks to both, and
+        // each reply must come back named with its own peer's name.
         for (i, label) in ["exit B1", "exit B2"].enumerated() {
             let b = try DaemonProcess.started(for: self, label: label, config: streamsConfig(key: nil, """
                 [services]
                 bulk = "127.0.0.1:\(source.port)"
                 echo = "127.0.0.1:\(echo.port)"
                 uecho\(i) = "127.0.0.1:\(udpEcho.port)"
+                uecho = "127.0.0.1:\(udpEcho.port)"
                 [[allow]]
                 peers = ["\(aKey.id)"]
-                targets = ["bulk", "echo", "uecho\(i)"]
+                targets = ["bulk", "echo", "uecho\(i)", "uecho"]
                 """))
             let enode = try b.enode()
             exits.append((b, enode, try EnodeURL(parsing: enode).nodeID.hex))
@@ -113,7 +114,7 @@ final class LinkLoopTests: XCTestCase {
             for size in [1, 1400, 8192] {
                 let sent = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ i) }
                 assertSameBytes(udpExchange(udp, sent, port: udpForwards[i]), sent, "UDP forward, \(size) bytes \(via)")
-                assertSameBytes(association.exchange(sent, with: .domain("uecho\(i).\(exit.id.prefix(16)).stk", 7), others: &strays), sent,
+                assertSameBytes(association.exchange(sent, with: .domain("uecho.\(exit.id.prefix(16)).stk", 7), others: &strays), sent,
                                 "SOCKS5 UDP, \(size) bytes \(via)")
             }
         }
