@@ -32,9 +32,7 @@ struct PeersCommand: ParsableCommand {
     func run() throws {
         let peers = try control.call(ControlRequest(command: .peers)).peers ?? []
         if json {
-            let encoder = ControlCoding.encoder
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(peers), as: UTF8.self))
+            try printJSON(peers)
             return
         }
         guard !peers.isEmpty else { print("no peers"); return }
@@ -61,9 +59,7 @@ struct StatusCommand: ParsableCommand {
     func run() throws {
         guard let s = try control.call(ControlRequest(command: .status)).status else { throw ControlCommandError("no status in reply") }
         if json {
-            let encoder = ControlCoding.encoder
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(s), as: UTF8.self))
+            try printJSON(s)
             return
         }
         print(s.line)
@@ -162,6 +158,14 @@ struct EventsCommand: ParsableCommand {
 }
 
 /// A plain text table with left-aligned columns.
+/// Prints `value` as `--json` output: the control protocol's snake_case keys, indented, keys
+/// sorted, slashes unescaped.
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = ControlCoding.encoder
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
 func printTable(header: [String], rows: [[String]]) {
     var widths = header.map(\.count)
     for r in rows { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }

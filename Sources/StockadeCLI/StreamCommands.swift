@@ -13,9 +13,7 @@ struct SessionsCommand: ParsableCommand {
     func run() throws {
         let sessions = try control.call(ControlRequest(command: .sessions)).sessions ?? []
         if json {
-            let encoder = ControlCoding.encoder
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(sessions), as: UTF8.self))
+            try printJSON(sessions)
             return
         }
         guard !sessions.isEmpty else { print("no sessions"); return }
@@ -38,10 +36,8 @@ struct NodesCommand: ParsableCommand {
     func run() throws {
         let result = try control.call(ControlRequest(command: .nodes))
         if json {
-            let encoder = ControlCoding.encoder
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             let lists = ["static": result.staticNodes ?? [], "trusted": result.trustedNodes ?? []]
-            print(String(decoding: try encoder.encode(lists), as: UTF8.self))
+            try printJSON(lists)
             return
         }
         for (title, list) in [("static", result.staticNodes ?? []), ("trusted", result.trustedNodes ?? [])] {

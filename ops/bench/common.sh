@@ -1,6 +1,19 @@
-# Shared by the tunnel and links benchmarks (sourced, not run): the release build, the processes
+# Shared by the tunnel and links benchmarks (sourced, not run): their flags, the release build, the processes
 # a script starts and their cleanup, and waiting for a port. Expects SCRATCH_PATH and, to skip
 # the build, BIN_DIR.
+
+# bench_arguments "$@": --perf sets PERF=1; --help prints the script's header comment.
+bench_arguments() {
+  PERF=0
+  local arg
+  for arg in "$@"; do
+    case "$arg" in
+      --perf) PERF=1 ;;
+      -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+      *) echo "unknown argument: $arg (see --help)" >&2; exit 2 ;;
+    esac
+  done
+}
 
 # build_release PRODUCT...: builds them (or takes BIN_DIR as is) and sets `bin` to their folder.
 build_release() {

@@ -32,14 +32,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-PERF=0
-for arg in "$@"; do
-  case "$arg" in
-    --perf) PERF=1 ;;
-    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    *) echo "unknown argument: $arg (see --help)" >&2; exit 2 ;;
-  esac
-done
+source ops/bench/common.sh
+bench_arguments "$@"
 
 SCRATCH_PATH="${SCRATCH_PATH:-.build}"
 ROUNDS="${ROUNDS:-3}"
@@ -64,7 +58,6 @@ if [ "$PERF" = 1 ] && ! command -v perf > /dev/null; then
   $SUDO apt-get install -y -qq --no-install-recommends linux-perf > /dev/null
 fi
 
-source ops/bench/common.sh
 build_release stockade StockadeTunnelBench
 tool="$bin/StockadeTunnelBench"
 

@@ -60,14 +60,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-PERF=0
-for arg in "$@"; do
-  case "$arg" in
-    --perf) PERF=1 ;;
-    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    *) echo "unknown argument: $arg (see --help)" >&2; exit 2 ;;
-  esac
-done
+source ops/bench/common.sh
+bench_arguments "$@"
 
 SCRATCH_PATH="${SCRATCH_PATH:-.build}"
 ROUNDS="${ROUNDS:-3}"
@@ -136,7 +130,6 @@ ulimit -n "$(( $(ulimit -Hn) < 65536 ? $(ulimit -Hn) : 65536 ))" 2>/dev/null || 
 [ "$(ulimit -n)" -ge $((SESSIONS * 2 + 64)) ] ||
   echo "tunnel.sh: RLIMIT_NOFILE is $(ulimit -n): fewer than $SESSIONS idle sessions may open" >&2
 
-source ops/bench/common.sh
 build_release stockade StockadeTunnelBench StockadeBench
 tool="$bin/StockadeTunnelBench"
 
